@@ -1,0 +1,65 @@
+// A non-blocking IPv4 UDP socket that receives and sends in batches (recvmmsg/sendmmsg) and reports the IP
+// TTL of every received datagram (IP_RECVTTL). Plain POSIX: the relay's Asio shell waits for readability on
+// native_handle() and then calls receive_batch (Asio's async_receive_from would hide the TTL).
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/net/address.hpp"
+
+namespace kaillera::net {
+
+struct ReceivedDatagram {
+  Endpoint from;
+  std::uint8_t ttl = 0;  // 0 when the kernel gave none
+  std::span<const std::uint8_t> data;
+};
+
+struct OutgoingDatagram {
+  Endpoint to;
+  std::span<const std::uint8_t> data;
+};
+
+class UdpSocket {
+ public:
+  UdpSocket() = default;
+  ~UdpSocket();
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+  UdpSocket(UdpSocket&& o) noexcept;
+  UdpSocket& operator=(UdpSocket&& o) noexcept;
+
+  // Binds to `local` (port 0 = any). Returns an empty string or the error text.
+  std::string open(const Endpoint& local, std::size_t batch = 64, std::size_t max_datagram = 2048);
+
+  // Receives up to `batch` waiting datagrams without blocking. The spans stay valid until the next call.
+  std::span<const ReceivedDatagram> receive_batch();
+
+  // Sends the datagrams; returns how many the kernel took (the rest would block or failed).
+  std::size_t send_batch(std::span<const OutgoingDatagram> out);
+  bool send_to(const Endpoint& to, std::span<const std::uint8_t> data);
+
+  int fd() const { return fd_; }
+  Endpoint local() const { return local_; }
+
+ private:
+  void close();
+  int fd_ = -1;
+  Endpoint local_;
+  std::size_t batch_ = 0;
+  std::size_t max_datagram_ = 0;
+  std::vector<std::uint8_t> buffers_;
+  std::vector<std::uint8_t> controls_;
+  std::vector<ReceivedDatagram> received_;
+  std::vector<mmsghdr> msgs_;
+  std::vector<iovec> iovs_;
+  std::vector<sockaddr_in> addrs_;
+};
+
+}  // namespace kaillera::net

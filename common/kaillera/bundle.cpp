@@ -48,7 +48,8 @@ ReceiveWindow::Accepted ReceiveWindow::accept(const Bundle& b) {
     const auto d = static_cast<std::uint16_t>(b.messages[i].seq - last_);
     if (d == 0 || d > kWindow) continue;
     bool dup = false;
-    for (std::size_t k = 0; k < a.count; ++k) dup = dup || dist[k] == d;
+    for (std::size_t k = 0; k < a.count; ++k)
+      dup = dup || dist[k] == d;
     if (dup) continue;
     dist[a.count] = d;
     a.order[a.count++] = static_cast<std::uint8_t>(i);
@@ -72,14 +73,16 @@ ReceiveWindow::Accepted ReceiveWindow::accept(const Bundle& b) {
 }
 
 Outbox::Outbox(std::size_t history, std::size_t max_datagram)
-    : ring_(std::max<std::size_t>(history, 1) * 2), history_(std::max<std::size_t>(history, 1)),
+    : ring_(std::max<std::size_t>(history, 1) * 2),
+      history_(std::max<std::size_t>(history, 1)),
       max_datagram_(max_datagram) {}
 
 Outbox::Slot& Outbox::reserve_slot(std::size_t size) {
   // Keep `history_` sent messages plus everything pending: grow the ring (rarely) rather than overwrite.
   if (stored_ + 1 > ring_.size()) {
     std::vector<Slot> bigger(ring_.size() * 2);
-    for (std::size_t i = 0; i < stored_; ++i) bigger[i] = std::move(ring_[(head_ + ring_.size() - stored_ + i) % ring_.size()]);
+    for (std::size_t i = 0; i < stored_; ++i)
+      bigger[i] = std::move(ring_[(head_ + ring_.size() - stored_ + i) % ring_.size()]);
     head_ = stored_;
     ring_ = std::move(bigger);
   }
@@ -121,7 +124,8 @@ std::size_t Outbox::write(std::span<std::uint8_t> out, std::size_t newest_back, 
     out[pos + 1] = static_cast<std::uint8_t>(s.seq >> 8);
     out[pos + 2] = static_cast<std::uint8_t>(s.bytes.size());
     out[pos + 3] = static_cast<std::uint8_t>(s.bytes.size() >> 8);
-    std::copy(s.bytes.begin(), s.bytes.end(), out.begin() + static_cast<std::ptrdiff_t>(pos + kMessageHeaderSize));
+    std::copy(s.bytes.begin(), s.bytes.end(),
+              out.begin() + static_cast<std::ptrdiff_t>(pos + kMessageHeaderSize));
     pos += need;
   }
   if (n == 0) return 0;

@@ -17,7 +17,9 @@ using Bytes = std::span<const std::uint8_t>;
 inline Bytes as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
-inline std::string_view as_chars(Bytes b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+inline std::string_view as_chars(Bytes b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
 
 // Reads fields from a byte span. On the first failure it remembers the error and every later call fails.
 class Reader {
@@ -29,7 +31,8 @@ class Reader {
     v = in_[pos_++];
     return true;
   }
-  // An optional trailing byte: absent means 0 (the 0x14 drop request comes as 1 to 3 bytes, KAILLERA.md §9.27).
+  // An optional trailing byte: absent means 0 (the 0x14 drop request comes as 1 to 3 bytes, KAILLERA.md
+  // §9.27).
   bool u8_opt(std::uint8_t& v) {
     if (pos_ >= in_.size()) {
       v = 0;
@@ -70,8 +73,8 @@ class Reader {
     pos_ += n;
     return true;
   }
-  // A list of `count` entries whose encodings take at least `min_entry_size` bytes each. The bound check comes
-  // before any allocation so a forged count cannot make us reserve gigabytes.
+  // A list of `count` entries whose encodings take at least `min_entry_size` bytes each. The bound check
+  // comes before any allocation so a forged count cannot make us reserve gigabytes.
   template <class E>
   bool list(std::vector<E>& out, std::uint32_t count, std::size_t min_entry_size) {
     if (!ok()) return false;
@@ -119,7 +122,8 @@ class Sizer {
   bool blob16(Bytes v) { return add(2 + v.size()); }
   template <class E>
   bool list(const std::vector<E>& in, std::uint32_t, std::size_t) {
-    for (const auto& e : in) E::fields(*this, e);
+    for (const auto& e : in)
+      E::fields(*this, e);
     return true;
   }
   std::size_t size() const { return n_; }
@@ -151,7 +155,8 @@ class Writer {
   }
   bool u32(std::uint32_t v) {
     if (!need(4)) return false;
-    for (int i = 0; i < 4; ++i) out_[pos_++] = static_cast<std::uint8_t>(v >> (8 * i));
+    for (int i = 0; i < 4; ++i)
+      out_[pos_++] = static_cast<std::uint8_t>(v >> (8 * i));
     return true;
   }
   // Writes the bytes up to the first NUL they contain (a NUL inside would end the string on the wire anyway).

@@ -6,7 +6,8 @@ namespace kaillera::proto {
 
 std::uint32_t GameDataCache::hash(Bytes data) {
   std::uint32_t h = 2166136261u;  // FNV-1a: cheap, only a filter before the byte comparison
-  for (std::uint8_t b : data) h = (h ^ b) * 16777619u;
+  for (std::uint8_t b : data)
+    h = (h ^ b) * 16777619u;
   return h;
 }
 

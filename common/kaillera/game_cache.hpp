@@ -44,7 +44,7 @@ class GameDataCache {
 
 // What a sender should put on the wire for `data`, updating its cache.
 struct CacheDecision {
-  bool cached;          // true: send 0x13 with `index`; false: send full 0x12 (already appended)
+  bool cached;  // true: send 0x13 with `index`; false: send full 0x12 (already appended)
   std::uint8_t index;
 };
 CacheDecision cache_for_send(GameDataCache& sender_cache, Bytes data);

@@ -5,7 +5,9 @@
 namespace kaillera::proto {
 namespace {
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
 
 Result<std::size_t> put(std::span<std::uint8_t> out, std::string_view a, std::string_view b = {}) {
   if (out.size() < a.size() + b.size() + 1) return Error::kTooLarge;
@@ -54,18 +56,25 @@ Result<std::size_t> write_hellod00d(std::span<std::uint8_t> out, std::uint16_t p
     rev[n++] = static_cast<char>('0' + p % 10);
     p /= 10;
   } while (p != 0);
-  for (int i = 0; i < n; ++i) digits[i] = rev[n - 1 - i];
+  for (int i = 0; i < n; ++i)
+    digits[i] = rev[n - 1 - i];
   return put(out, "HELLOD00D", std::string_view(digits, static_cast<std::size_t>(n)));
 }
 
 Result<std::size_t> write_simple(std::span<std::uint8_t> out, HandshakeKind kind) {
   switch (kind) {
-    case HandshakeKind::kToo: return put(out, "TOO");
-    case HandshakeKind::kVer: return put(out, "VER");
-    case HandshakeKind::kPing: return put(out, "PING");
-    case HandshakeKind::kPong: return put(out, "PONG");
-    case HandshakeKind::kHello: return write_hello(out);
-    case HandshakeKind::kHelloD00D: break;
+    case HandshakeKind::kToo:
+      return put(out, "TOO");
+    case HandshakeKind::kVer:
+      return put(out, "VER");
+    case HandshakeKind::kPing:
+      return put(out, "PING");
+    case HandshakeKind::kPong:
+      return put(out, "PONG");
+    case HandshakeKind::kHello:
+      return write_hello(out);
+    case HandshakeKind::kHelloD00D:
+      break;
   }
   return Error::kNotHandshake;
 }

@@ -26,7 +26,8 @@ Result<Handshake> parse_handshake(Bytes datagram);
 
 // True when the first byte says "raw connect message" rather than a v086 bundle (whose first byte is 1..32).
 inline bool looks_like_handshake(Bytes datagram) {
-  return !datagram.empty() && (datagram[0] == 'H' || datagram[0] == 'P' || datagram[0] == 'T' || datagram[0] == 'V');
+  return !datagram.empty() &&
+         (datagram[0] == 'H' || datagram[0] == 'P' || datagram[0] == 'T' || datagram[0] == 'V');
 }
 
 // Writers return the bytes written (including the NUL) or kTooLarge.

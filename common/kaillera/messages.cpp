@@ -22,11 +22,11 @@ constexpr auto make_table(std::index_sequence<I...>) {
 constexpr auto kDecoders = make_table(std::make_index_sequence<std::variant_size_v<Message>>{});
 
 constexpr std::array<std::string_view, kLastType + 1> kNames = {
-    "?",         "UserQuit",        "UserJoined",      "UserInformation", "ServerStatus",
-    "ServerAck", "ClientAck",       "GlobalChat",      "GameChat",        "KeepAlive",
-    "CreateGame", "QuitGame",       "JoinGame",        "PlayerInformation", "GameStatus",
-    "KickUser",  "CloseGame",       "StartGame",       "GameData",        "CachedGameData",
-    "PlayerDrop", "AllReady",       "ConnectionRejected", "ServerInformation"};
+    "?",          "UserQuit",  "UserJoined",         "UserInformation",   "ServerStatus",
+    "ServerAck",  "ClientAck", "GlobalChat",         "GameChat",          "KeepAlive",
+    "CreateGame", "QuitGame",  "JoinGame",           "PlayerInformation", "GameStatus",
+    "KickUser",   "CloseGame", "StartGame",          "GameData",          "CachedGameData",
+    "PlayerDrop", "AllReady",  "ConnectionRejected", "ServerInformation"};
 
 }  // namespace
 

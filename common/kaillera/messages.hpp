@@ -1,8 +1,8 @@
 // The 23 v086 messages (KAILLERA.md §3). Each struct lists its fields once, in wire order, in `fields()`; the
 // same list drives decode (Reader), encode (Writer) and size (Sizer), so the directions cannot drift.
 //
-// Requests and notifications of a type share one wire shape (the client puts placeholders where the server puts
-// values), so one struct serves both; the field comments say what each side puts there.
+// Requests and notifications of a type share one wire shape (the client puts placeholders where the server
+// puts values), so one struct serves both; the field comments say what each side puts there.
 //
 // Strings are raw bytes (std::string_view over the datagram when decoded): never re-encoded or trimmed.
 // A decoded message points into the buffer it was decoded from and lives no longer than that buffer.
@@ -48,10 +48,10 @@ constexpr std::uint8_t kLastType = 0x17;
 
 std::string_view type_name(std::uint8_t type);
 
-#define KF_FIELDS(...)                         \
-  template <class V, class M>                  \
-  static bool fields(V& v, M& m) {             \
-    return __VA_ARGS__;                        \
+#define KF_FIELDS(...)             \
+  template <class V, class M>      \
+  static bool fields(V& v, M& m) { \
+    return __VA_ARGS__;            \
   }
 
 // 0x01. C→S: user "" · 0xFFFF · message.  S→C: name · id · message.
@@ -176,7 +176,8 @@ struct QuitGame {
   KF_FIELDS(v.str(m.user) && v.u16(m.user_id))
 };
 
-// 0x0C. C→S: "" · game id · "" · 0 · 0xFFFF · connType.  S→C: "" · (ignored u32) · name · ping · id · connType.
+// 0x0C. C→S: "" · game id · "" · 0 · 0xFFFF · connType.  S→C: "" · (ignored u32) · name · ping · id ·
+// connType.
 struct JoinGame {
   static constexpr MessageType kType = MessageType::kJoinGame;
   std::string_view empty;
@@ -218,7 +219,8 @@ struct GameStatus {
   std::uint8_t status = 0;
   std::uint8_t num_players = 0;
   std::uint8_t max_players = 0;
-  KF_FIELDS(v.str(m.empty) && v.u32(m.game_id) && v.u8(m.status) && v.u8(m.num_players) && v.u8(m.max_players))
+  KF_FIELDS(v.str(m.empty) && v.u32(m.game_id) && v.u8(m.status) && v.u8(m.num_players) &&
+            v.u8(m.max_players))
 };
 
 // 0x0F C→S.
@@ -298,13 +300,15 @@ struct ServerInformation {
 #undef KF_FIELDS
 
 // Variant index + 1 == type byte.
-using Message =
-    std::variant<UserQuit, UserJoined, UserInformation, ServerStatus, ServerAck, ClientAck, GlobalChat, GameChat,
-                 KeepAlive, CreateGame, QuitGame, JoinGame, PlayerInformation, GameStatus, KickUser, CloseGame,
-                 StartGame, GameData, CachedGameData, PlayerDrop, AllReady, ConnectionRejected, ServerInformation>;
+using Message = std::variant<UserQuit, UserJoined, UserInformation, ServerStatus, ServerAck, ClientAck,
+                             GlobalChat, GameChat, KeepAlive, CreateGame, QuitGame, JoinGame,
+                             PlayerInformation, GameStatus, KickUser, CloseGame, StartGame, GameData,
+                             CachedGameData, PlayerDrop, AllReady, ConnectionRejected, ServerInformation>;
 static_assert(std::variant_size_v<Message> == kLastType);
 
-inline std::uint8_t type_of(const Message& m) { return static_cast<std::uint8_t>(m.index() + 1); }
+inline std::uint8_t type_of(const Message& m) {
+  return static_cast<std::uint8_t>(m.index() + 1);
+}
 
 // Decodes one message body (everything after the type byte). Bytes after the last field are tolerated:
 // the bundle's length field is authoritative (KAILLERA.md §2.4).

@@ -22,15 +22,24 @@ enum class Error : std::uint8_t {
 
 constexpr std::string_view to_string(Error e) {
   switch (e) {
-    case Error::kTruncated: return "truncated";
-    case Error::kUnterminatedString: return "unterminated_string";
-    case Error::kUnknownType: return "unknown_type";
-    case Error::kBadCount: return "bad_count";
-    case Error::kBadLength: return "bad_length";
-    case Error::kEmpty: return "empty";
-    case Error::kNotHandshake: return "not_handshake";
-    case Error::kBadPort: return "bad_port";
-    case Error::kTooLarge: return "too_large";
+    case Error::kTruncated:
+      return "truncated";
+    case Error::kUnterminatedString:
+      return "unterminated_string";
+    case Error::kUnknownType:
+      return "unknown_type";
+    case Error::kBadCount:
+      return "bad_count";
+    case Error::kBadLength:
+      return "bad_length";
+    case Error::kEmpty:
+      return "empty";
+    case Error::kNotHandshake:
+      return "not_handshake";
+    case Error::kBadPort:
+      return "bad_port";
+    case Error::kTooLarge:
+      return "too_large";
   }
   return "unknown";
 }

@@ -43,10 +43,12 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, std::optional<std:
 }
 
 std::string ip_to_string(std::uint32_t ip) {
-  return std::to_string(ip >> 24) + "." + std::to_string((ip >> 16) & 255) + "." + std::to_string((ip >> 8) & 255) +
-         "." + std::to_string(ip & 255);
+  return std::to_string(ip >> 24) + "." + std::to_string((ip >> 16) & 255) + "." +
+         std::to_string((ip >> 8) & 255) + "." + std::to_string(ip & 255);
 }
 
-std::string to_string(const Endpoint& e) { return ip_to_string(e.ip) + ":" + std::to_string(e.port); }
+std::string to_string(const Endpoint& e) {
+  return ip_to_string(e.ip) + ":" + std::to_string(e.port);
+}
 
 }  // namespace kaillera::net

@@ -24,7 +24,9 @@ std::string ip_to_string(std::uint32_t ip);
 std::string to_string(const Endpoint& e);
 
 // 127.0.0.0/8
-constexpr bool is_loopback(std::uint32_t ip) { return (ip >> 24) == 127; }
+constexpr bool is_loopback(std::uint32_t ip) {
+  return (ip >> 24) == 127;
+}
 // 10/8, 172.16/12, 192.168/16 (and loopback): what n02 skips when pinging a list.
 constexpr bool is_private(std::uint32_t ip) {
   return (ip >> 24) == 10 || (ip >> 20) == ((172u << 4) | 1u) || (ip >> 16) == ((192u << 8) | 168u) ||

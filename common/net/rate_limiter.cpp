@@ -31,7 +31,8 @@ void RateLimiter::prune(TimePoint now) {
   if (buckets_.size() < max_keys_) return;
   std::vector<TimePoint> times;
   times.reserve(buckets_.size());
-  for (const auto& kv : buckets_) times.push_back(kv.second.last);
+  for (const auto& kv : buckets_)
+    times.push_back(kv.second.last);
   auto mid = times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2);
   std::nth_element(times.begin(), mid, times.end());
   const TimePoint cut = *mid;

@@ -24,9 +24,13 @@ sockaddr_in to_sockaddr(const Endpoint& e) {
 
 }  // namespace
 
-UdpSocket::~UdpSocket() { close(); }
+UdpSocket::~UdpSocket() {
+  close();
+}
 
-UdpSocket::UdpSocket(UdpSocket&& o) noexcept { *this = std::move(o); }
+UdpSocket::UdpSocket(UdpSocket&& o) noexcept {
+  *this = std::move(o);
+}
 
 UdpSocket& UdpSocket::operator=(UdpSocket&& o) noexcept {
   if (this != &o) {

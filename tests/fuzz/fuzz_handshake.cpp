@@ -1,4 +1,5 @@
-// libFuzzer target: any datagram through the handshake parser; what parses must write back and parse the same.
+// libFuzzer target: any datagram through the handshake parser; what parses must write back and parse the
+// same.
 #include <cstdint>
 #include <cstdlib>
 

@@ -10,7 +10,8 @@ namespace {
 
 std::vector<std::uint8_t> bundle_of(std::vector<std::uint16_t> seqs_newest_first) {
   std::vector<p::Framed> f;
-  for (auto s : seqs_newest_first) f.push_back({s, p::KeepAlive{}});
+  for (auto s : seqs_newest_first)
+    f.push_back({s, p::KeepAlive{}});
   std::vector<std::uint8_t> out(1024);
   auto n = p::write_bundle(out, f);
   out.resize(*n);
@@ -24,7 +25,8 @@ std::vector<std::uint16_t> accepted_seqs(p::ReceiveWindow& w, const std::vector<
   auto a = w.accept(*b);
   if (info) *info = a;
   std::vector<std::uint16_t> out;
-  for (std::size_t i = 0; i < a.count; ++i) out.push_back(b->messages[a.order[i]].seq);
+  for (std::size_t i = 0; i < a.count; ++i)
+    out.push_back(b->messages[a.order[i]].seq);
   return out;
 }
 
@@ -47,13 +49,17 @@ TEST(Bundle, RejectsBadCountsAndLengths) {
 
 TEST(Bundle, DrlFramingVectors) {
   // KAILLERA.md §8: DRL's framing tests.
-  auto one = unhex("010000050010" "01020304");
+  auto one = unhex(
+      "010000050010"
+      "01020304");
   auto b = p::parse_bundle(one);
   ASSERT_TRUE(b);
   EXPECT_EQ(b->count, 1u);
   EXPECT_EQ(b->messages[0].type, 0x10);
   EXPECT_EQ(hex(b->messages[0].body), "01020304");
-  auto two = unhex("020100050011010203040000050010" "01020304");
+  auto two = unhex(
+      "020100050011010203040000050010"
+      "01020304");
   b = p::parse_bundle(two);
   ASSERT_TRUE(b);
   EXPECT_EQ(b->messages[0].seq, 1);
@@ -102,7 +108,7 @@ TEST(ReceiveWindow, WrapsAroundFFFF) {
 TEST(ReceiveWindow, FarAheadOrBehindIsIgnored) {
   p::ReceiveWindow w;
   accepted_seqs(w, bundle_of({0}));
-  EXPECT_TRUE(accepted_seqs(w, bundle_of({40})).empty());     // beyond the window
+  EXPECT_TRUE(accepted_seqs(w, bundle_of({40})).empty());      // beyond the window
   EXPECT_TRUE(accepted_seqs(w, bundle_of({0xFFF0})).empty());  // behind
   EXPECT_EQ(w.last(), 0);
   EXPECT_EQ(accepted_seqs(w, bundle_of({32})).size(), 1u);  // exactly at the window edge
@@ -117,7 +123,8 @@ TEST(Outbox, NumbersFromZeroAndRepeatsPreviousMessages) {
     auto b = p::parse_bundle(p::Bytes(d).first(n));
     ASSERT_TRUE(b);
     ASSERT_EQ(b->count, static_cast<std::size_t>(std::min(i + 1, 4))) << i;
-    for (std::size_t k = 0; k < b->count; ++k) EXPECT_EQ(b->messages[k].seq, i - static_cast<int>(k));
+    for (std::size_t k = 0; k < b->count; ++k)
+      EXPECT_EQ(b->messages[k].seq, i - static_cast<int>(k));
   }
   EXPECT_EQ(o.write_next(d, 3), 0u);  // nothing pending
 }
@@ -125,7 +132,8 @@ TEST(Outbox, NumbersFromZeroAndRepeatsPreviousMessages) {
 TEST(Outbox, SeveralPendingGoOutOldestFirstWithoutHoles) {
   p::Outbox o(16, 1400);
   std::vector<std::uint8_t> d(1400);
-  for (int i = 0; i < 12; ++i) o.push(p::GlobalChat{"a", "b"});
+  for (int i = 0; i < 12; ++i)
+    o.push(p::GlobalChat{"a", "b"});
   p::ReceiveWindow w;
   std::vector<std::uint16_t> got;
   while (o.pending() > 0) {
@@ -137,10 +145,12 @@ TEST(Outbox, SeveralPendingGoOutOldestFirstWithoutHoles) {
     EXPECT_LE(ahead, 9);
     auto a = w.accept(*b);
     EXPECT_EQ(a.lost, 0);
-    for (std::size_t i = 0; i < a.count; ++i) got.push_back(b->messages[a.order[i]].seq);
+    for (std::size_t i = 0; i < a.count; ++i)
+      got.push_back(b->messages[a.order[i]].seq);
   }
   ASSERT_EQ(got.size(), 12u);
-  for (std::uint16_t i = 0; i < 12; ++i) EXPECT_EQ(got[i], i);
+  for (std::uint16_t i = 0; i < 12; ++i)
+    EXPECT_EQ(got[i], i);
 }
 
 TEST(Outbox, DatagramsStayUnderTheByteLimit) {

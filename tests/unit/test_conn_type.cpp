@@ -14,12 +14,12 @@ struct Row {
 
 TEST(FrameDelay, PublishedTable) {
   const Row table[] = {
-      {1, 0, 16, 1}, {1, 17, 33, 2},  // LAN
-      {2, 0, 33, 3}, {2, 34, 66, 5},  // Excellent
-      {3, 0, 49, 5}, {3, 50, 99, 8},  // Good
-      {4, 0, 66, 7},                  // Average
-      {5, 0, 83, 9},                  // Low
-      {6, 0, 99, 11},                 // Bad
+      {1, 0, 16, 1},  {1, 17, 33, 2},  // LAN
+      {2, 0, 33, 3},  {2, 34, 66, 5},  // Excellent
+      {3, 0, 49, 5},  {3, 50, 99, 8},  // Good
+      {4, 0, 66, 7},                   // Average
+      {5, 0, 83, 9},                   // Low
+      {6, 0, 99, 11},                  // Bad
   };
   for (const Row& r : table) {
     for (std::uint32_t ping = r.ping_from; ping <= r.ping_to; ++ping) {
@@ -31,9 +31,9 @@ TEST(FrameDelay, PublishedTable) {
 
 TEST(FrameDelay, Formula) {
   EXPECT_EQ(p::frame_delay(0, 1), 1);
-  EXPECT_EQ(p::frame_delay(100, 1), 7);   // 60 * 0.1 + 1
-  EXPECT_EQ(p::frame_delay(100, 3), 3);   // 20 * 0.1 + 1
-  EXPECT_EQ(p::frame_delay(999, 6), 10);  // 10 * 0.999 + 1
+  EXPECT_EQ(p::frame_delay(100, 1), 7);              // 60 * 0.1 + 1
+  EXPECT_EQ(p::frame_delay(100, 3), 3);              // 20 * 0.1 + 1
+  EXPECT_EQ(p::frame_delay(999, 6), 10);             // 10 * 0.999 + 1
   EXPECT_EQ(p::frame_delay(0xFFFFFFFF, 1), 0xFFFF);  // clamped, never wraps
 }
 

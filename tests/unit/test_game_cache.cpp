@@ -25,7 +25,8 @@ TEST(GameCache, SenderAppendsOnceThenRefersByPosition) {
 
 TEST(GameCache, FullCacheEvictsOldestAndShiftsPositions) {
   p::GameDataCache c;
-  for (int i = 0; i < 256; ++i) c.append(entry(i));
+  for (int i = 0; i < 256; ++i)
+    c.append(entry(i));
   ASSERT_EQ(c.size(), 256u);
   EXPECT_EQ(*c.find(entry(0)), 0);
   EXPECT_EQ(*c.find(entry(255)), 255);
@@ -38,7 +39,8 @@ TEST(GameCache, FullCacheEvictsOldestAndShiftsPositions) {
   ASSERT_TRUE(at0);
   EXPECT_EQ(std::vector<std::uint8_t>(at0->begin(), at0->end()), entry(1));
   // Many more: positions keep shifting one per append.
-  for (int i = 257; i < 1000; ++i) c.append(entry(i));
+  for (int i = 257; i < 1000; ++i)
+    c.append(entry(i));
   EXPECT_EQ(*c.find(entry(999)), 255);
   EXPECT_EQ(*c.find(entry(744)), 0);
   EXPECT_FALSE(c.find(entry(743)));

@@ -5,7 +5,9 @@
 namespace p = kaillera::proto;
 
 namespace {
-p::Result<p::Handshake> parse(std::string_view s) { return p::parse_handshake(p::as_bytes(s)); }
+p::Result<p::Handshake> parse(std::string_view s) {
+  return p::parse_handshake(p::as_bytes(s));
+}
 }  // namespace
 
 TEST(Handshake, HelloWithAndWithoutNul) {

@@ -47,7 +47,8 @@ std::vector<p::Message> samples() {
 TEST(Messages, EveryTypeHasASampleInTypeOrder) {
   auto s = samples();
   ASSERT_EQ(s.size(), 23u);
-  for (std::size_t i = 0; i < s.size(); ++i) EXPECT_EQ(p::type_of(s[i]), i + 1);
+  for (std::size_t i = 0; i < s.size(); ++i)
+    EXPECT_EQ(p::type_of(s[i]), i + 1);
 }
 
 TEST(Messages, RoundTripEveryType) {

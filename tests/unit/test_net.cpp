@@ -33,7 +33,7 @@ TEST(Hops, InitialTtlIsTheSmallestCommonValueNotBelow) {
   EXPECT_EQ(n::hops_from_ttl(64), 0);
   EXPECT_EQ(n::hops_from_ttl(62), 2);
   EXPECT_EQ(n::hops_from_ttl(32), 0);
-  EXPECT_EQ(n::hops_from_ttl(33), 31);  // from 64
+  EXPECT_EQ(n::hops_from_ttl(33), 31);   // from 64
   EXPECT_EQ(n::hops_from_ttl(117), 11);  // Windows 128
   EXPECT_EQ(n::hops_from_ttl(240), 15);  // 255
   EXPECT_EQ(n::hops_from_ttl(1), 31);
@@ -55,7 +55,8 @@ TEST(RateLimiter, BurstThenRate) {
 TEST(RateLimiter, TableStaysBounded) {
   n::RateLimiter r(1, 1, 100);
   const auto t0 = n::TimePoint{} + 1h;
-  for (std::uint64_t k = 0; k < 10000; ++k) r.allow(k, t0 + std::chrono::milliseconds(k));
+  for (std::uint64_t k = 0; k < 10000; ++k)
+    r.allow(k, t0 + std::chrono::milliseconds(k));
   EXPECT_LE(r.tracked(), 100u);
   // The newest sources are still limited (their empty buckets were kept).
   EXPECT_FALSE(r.allow(9999, t0 + 9999ms));

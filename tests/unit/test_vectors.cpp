@@ -26,7 +26,9 @@ void expect_fields(const json& expected, const json& actual, const std::string& 
   }
 }
 
-std::uint8_t type_from(const json& j) { return static_cast<std::uint8_t>(std::stoi(j.get<std::string>(), nullptr, 16)); }
+std::uint8_t type_from(const json& j) {
+  return static_cast<std::uint8_t>(std::stoi(j.get<std::string>(), nullptr, 16));
+}
 
 // The vectors name a few types as their sources do; everything else is spelled the same.
 std::string our_name(const std::string& theirs) {
@@ -39,7 +41,9 @@ std::string our_name(const std::string& theirs) {
 
 }  // namespace
 
-TEST(Vectors, FileHasThirtyEntries) { EXPECT_EQ(load_vectors().size(), 30u); }
+TEST(Vectors, FileHasThirtyEntries) {
+  EXPECT_EQ(load_vectors().size(), 30u);
+}
 
 TEST(Vectors, RawHandshake) {
   int seen = 0;

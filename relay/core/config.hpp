@@ -1,0 +1,76 @@
+// The relay's configuration: a plain struct with defaults (DESIGN.md "Config is a plain struct"). The shell
+// fills it from the TOML file and the flags; validate() names the first bad key at start-up.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kaillera::relay {
+
+using Millis = std::chrono::milliseconds;
+using Seconds = std::chrono::seconds;
+
+struct Config {
+  // Identity and addresses.
+  std::string name = "Kaillera Federation relay";
+  std::string location = "Unknown";
+  std::string website;
+  std::string public_address;             // empty: the master sees the source address
+  std::string listen = "0.0.0.0:27888";   // handshake port
+  std::uint16_t game_port_first = 27889;  // one shared port when first == last
+  std::uint16_t game_port_last = 27889;
+  std::string charset = "windows-1252";  // how the clients' bytes are read; names pass through as bytes
+
+  // Admission.
+  std::uint32_t max_users = 100;     // 0 = unlimited (also bounded by the port range in per-client mode)
+  std::uint32_t max_ping_ms = 1000;  // logins above are refused
+  std::uint8_t allowed_conn_types = 0x7E;  // bit n set = connection type n allowed (1..6)
+  std::vector<std::string> admins;         // IPv4 addresses whose users may run admin commands
+  std::vector<std::string> motd = {"Welcome to a Kaillera Federation relay."};
+
+  // Limits (KAILLERA.md §6.4).
+  std::uint32_t max_name_length = 30;  // hard ceiling 31 (n02's 32-byte buffer)
+  std::uint32_t max_emulator_length = 127;
+  std::uint32_t max_game_name_length = 127;
+  std::uint32_t max_chat_length = 150;
+  std::uint32_t max_game_chat_length = 320;
+  std::uint32_t max_quit_length = 100;
+  std::uint32_t max_players = 8;        // per room, 1..8 (owner may lower it with /maxusers)
+  std::uint32_t max_games = 0;          // 0 = unlimited
+  Millis chat_flood = Millis(2000);     // between two lobby chats of one user
+  Millis create_flood = Millis(2000);   // between two room creations of one user
+  bool allow_mixed_conn_types = false;  // start with players of different connection types
+  bool allow_single_player = true;
+
+  // Timeouts.
+  Millis login_timeout = Millis(15000);       // HELLO or first packet to completed login
+  Millis keepalive_timeout = Millis(190000);  // nothing at all from a user for this long: "Ping timeout"
+  Millis idle_timeout =
+      Millis(3600000);  // no user action (chat, room) in the lobby: "Inactivity Timeout"; 0 = off
+  Millis data_deadline = Millis(10000);  // a playing player sends no game data: dropped, zeros fill its slot
+  Millis resend_min_interval = Millis(100);  // at most one resend per session per interval
+
+  // Wire.
+  std::uint32_t redundancy = 3;        // earlier messages repeated in each datagram
+  std::uint32_t max_datagram = 1400;   // bytes; ServerStatus is split to fit
+  std::uint32_t burst_redundancy = 8;  // earlier messages repeated during the post-login burst
+
+  // Status bytes (KAILLERA.md §5.11); defaults as recommended there.
+  std::uint8_t user_status_playing = 2;
+  std::uint8_t user_status_idle = 1;
+  std::uint8_t user_status_connecting = 0;
+  std::uint8_t game_status_waiting = 0;
+  std::uint8_t game_status_playing = 1;
+  std::uint8_t game_status_netsync = 2;
+
+  // Handshake port abuse limits, per source IP.
+  double hello_rate = 5;  // HELLO/PING per second
+  double hello_burst = 20;
+};
+
+// An empty string when the config is usable, else the first problem, naming its key.
+std::string validate(const Config& c);
+
+}  // namespace kaillera::relay

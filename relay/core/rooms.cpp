@@ -1,0 +1,562 @@
+// Rooms (create, join, start, ready, drop, leave, kick, close) and the lock-step engine (KAILLERA.md §5).
+#include <algorithm>
+#include <cstring>
+
+#include "common/kaillera/conn_type.hpp"
+#include "relay/core/server_impl.hpp"
+
+namespace kaillera::relay {
+
+namespace {
+constexpr auto kStallResendInterval = std::chrono::milliseconds(250);
+constexpr auto kNetsyncTimeout = std::chrono::seconds(60);
+
+bool has_control_chars(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+}
+}  // namespace
+
+Player* Server::Impl::player_of(Game& g, std::uint16_t user_id) {
+  for (auto& p : g.players) {
+    if (p.user_id == user_id && !p.left) return &p;
+  }
+  return nullptr;
+}
+
+std::uint32_t Server::Impl::player_count(const Game& g) const {
+  return static_cast<std::uint32_t>(
+      std::count_if(g.players.begin(), g.players.end(), [](const Player& p) { return !p.left; }));
+}
+
+void Server::Impl::game_status_to_all(const Game& g) {
+  send_all(proto::GameStatus{"", g.id, game_status(g), static_cast<std::uint8_t>(player_count(g)),
+                             static_cast<std::uint8_t>(g.max_players)});
+}
+
+std::uint32_t Server::Impl::allocate_game_id() {
+  for (int tries = 0; tries < 0x10000; ++tries) {
+    const std::uint32_t id = next_game_id;
+    next_game_id = next_game_id >= 0xFFFF ? 1 : next_game_id + 1;  // ids below 65,536 (§3 field notes)
+    if (games.count(id) == 0) return id;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Create and join. Refusals: 0x17 with the reason plus a 0x0B about the requester (§9.2).
+
+void Server::Impl::on_create_game(Session& s, const proto::CreateGame& m, TimePoint now) {
+  std::string reason;
+  std::string_view rom = m.rom;
+  if (s.game_id != 0) {
+    reason = "you are already in a game";
+  } else if (rom.empty() || rom.find_first_not_of(' ') == std::string_view::npos) {
+    reason = "empty game name";
+  } else if (rom.size() > cfg.max_game_name_length) {
+    reason = "game name too long";
+  } else if (has_control_chars(rom) || rom.find('|') != std::string_view::npos) {
+    reason = "game name contains illegal characters";
+  } else if (!s.admin && s.last_create && now - *s.last_create < cfg.create_flood) {
+    reason = "flood control, wait a moment";
+  } else if (cfg.max_games != 0 && games.size() >= cfg.max_games) {
+    reason = "the server has too many games";
+  }
+  const std::uint32_t id = reason.empty() ? allocate_game_id() : 0;
+  if (reason.empty() && id == 0) reason = "no free game id";
+  if (!reason.empty()) {
+    info(s, "Create Game Denied: " + reason);
+    send(s, proto::QuitGame{s.name, s.id});
+    return;
+  }
+  auto owned = std::make_unique<Game>();
+  Game& g = *owned;
+  g.id = id;
+  g.rom.assign(rom);
+  g.owner = s.id;
+  g.emulator = s.emulator;
+  g.max_players = cfg.max_players;
+  Player p;
+  p.user_id = s.id;
+  p.conn_type = s.conn_type;
+  g.players.push_back(std::move(p));
+  games.emplace(id, std::move(owned));
+  s.game_id = id;  // the creator is in the room before anyone can learn the id (§9.23)
+  s.last_create = now;
+  ++counters.games_created;
+  send_all(proto::CreateGame{s.name, g.rom, g.emulator, id});
+  game_status_to_all(g);
+  send(s, proto::PlayerInformation{});
+  send(s, proto::JoinGame{"", id, s.name, s.ping_ms, s.id, s.conn_type});
+}
+
+void Server::Impl::on_join_game(Session& s, const proto::JoinGame& m, TimePoint now) {
+  (void)now;
+  Game* g = game(m.game_id);
+  std::string reason;
+  if (s.game_id != 0) {
+    reason = "you are already in a game";
+  } else if (!g) {
+    reason = "no such game";
+  } else if (g->state != GameState::kWaiting) {
+    reason = "the game has already started";
+  } else if (player_count(*g) >= g->max_players) {
+    reason = "the room is full";
+  } else if (g->banned_ips.count(s.addr.ip) != 0) {
+    reason = "you were kicked from this room";
+  } else if (g->max_ping != 0 && s.ping_ms > g->max_ping) {
+    reason = "ping " + std::to_string(s.ping_ms) + " ms is above the room's limit of " +
+             std::to_string(g->max_ping);
+  }
+  if (!reason.empty()) {
+    info(s, "Join Game Denied: " + reason);
+    send(s, proto::QuitGame{s.name, s.id});
+    return;
+  }
+  // Tell the joiner who is there (before it is added), then add it.
+  proto::PlayerInformation pi;
+  for (const auto& p : g->players) {
+    if (p.left) continue;
+    if (const Session* o = session(p.user_id))
+      pi.players.push_back({o->name, o->ping_ms, o->id, o->conn_type});
+  }
+  Player p;
+  p.user_id = s.id;
+  p.conn_type = s.conn_type;
+  g->players.push_back(std::move(p));
+  s.game_id = g->id;
+  game_status_to_all(*g);
+  send(s, pi);
+  send_room(*g, proto::JoinGame{"", g->id, s.name, s.ping_ms, s.id, s.conn_type});
+  if (s.emulator != g->emulator) {
+    room_info(
+        s, "Warning: your emulator differs from the owner's (" + g->emulator + "); the game cannot start.");
+  }
+}
+
+void Server::Impl::on_game_chat(Session& s, std::string_view text, TimePoint now) {
+  Game* g = s.game_id ? game(s.game_id) : nullptr;
+  if (!g) {
+    ++counters.drop_bad_message;
+    return;
+  }
+  if (!text.empty() && text[0] == '/') {
+    room_command(s, *g, text, now);
+    return;
+  }
+  // Game chat may carry game data (§9.15): no content filter, only a length bound.
+  if (text.size() > cfg.max_game_chat_length) {
+    room_error(s, "Message too long (max " + std::to_string(cfg.max_game_chat_length) + ")");
+    return;
+  }
+  send_room(*g, proto::GameChat{s.name, text});
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Start, ready.
+
+std::string Server::Impl::start_refusal(const Game& g) const {
+  if (player_count(g) < 2 && !cfg.allow_single_player) return "at least two players are needed";
+  for (const auto& p : g.players) {
+    if (p.left) continue;
+    const auto it = sessions.find(p.user_id);
+    if (it == sessions.end()) continue;
+    const Session& s = *it->second;
+    if (s.emulator != g.emulator) return s.name + " uses another emulator (" + s.emulator + ")";
+    if (!cfg.allow_mixed_conn_types && p.conn_type != g.players.front().conn_type) {
+      return s.name + " uses another connection type (" + std::string(proto::conn_type_name(p.conn_type)) +
+             ")";
+    }
+  }
+  return {};
+}
+
+void Server::Impl::on_start_game(Session& s, TimePoint now) {
+  Game* g = s.game_id ? game(s.game_id) : nullptr;
+  if (!g) {
+    ++counters.drop_bad_message;
+    return;
+  }
+  if (g->owner != s.id && !s.admin) {
+    room_error(s, "Only the owner can start the game");
+    return;
+  }
+  if (g->chat_room()) {
+    room_info(s, "This room is a chat room (its name starts with *): games do not start here");
+    return;
+  }
+  if (g->state != GameState::kWaiting) {
+    room_error(s, "The game has already started");
+    return;
+  }
+  if (std::string why = start_refusal(*g); !why.empty()) {
+    room_error(s, "Start denied: " + why);
+    return;
+  }
+  // Compact slots of players who left a previous game.
+  std::erase_if(g->players, [](const Player& p) { return p.left; });
+  g->state = GameState::kNetsync;
+  g->started = g->last_emit = now;
+  g->frames_emitted = 0;
+  std::uint32_t worst_ping = 0;
+  for (const auto& p : g->players) {
+    if (const Session* o = session(p.user_id)) worst_ping = std::max(worst_ping, o->ping_ms);
+  }
+  for (auto& p : g->players) {
+    p.ready = false;
+    p.playing = true;
+    p.bytes_per_frame = 0;
+    p.in_bytes.clear();
+    p.in_read = 0;
+    p.in_frames = 0;
+    p.out_accum.clear();
+    p.accum_frames = 0;
+    p.in_cache.clear();
+    p.out_cache.clear();
+    p.frames_last = 0;
+    p.waited_ms = 0;
+    p.blocks_in = 0;
+    p.last_data = p.last_arrival = now;
+  }
+  ++counters.games_started;
+  game_status_to_all(*g);
+  // Everyone plays with the delay of the slowest player's ping, each at its own connection type.
+  const auto n = static_cast<std::uint8_t>(g->players.size());
+  for (std::size_t i = 0; i < g->players.size(); ++i) {
+    const Player& p = g->players[i];
+    if (Session* o = session(p.user_id)) {
+      send(*o, proto::StartGame{"", proto::frame_delay(worst_ping, p.conn_type),
+                                static_cast<std::uint8_t>(i + 1), n});
+    }
+  }
+}
+
+void Server::Impl::on_all_ready(Session& s, TimePoint now) {
+  Game* g = s.game_id ? game(s.game_id) : nullptr;
+  Player* me = g ? player_of(*g, s.id) : nullptr;
+  if (!g || !me || g->state != GameState::kNetsync) return;  // late or repeated: nothing to do
+  me->ready = true;
+  maybe_begin_play(*g, now);
+}
+
+void Server::Impl::maybe_begin_play(Game& game_ref, TimePoint now) {
+  Game* g = &game_ref;
+  for (const auto& p : g->players) {
+    if (p.playing && !p.ready) return;
+  }
+  g->state = GameState::kPlaying;
+  g->last_emit = now;
+  for (auto& p : g->players) {
+    // Caches start empty for every game (§5.6): clients clear theirs around their 0x15.
+    p.in_cache.clear();
+    p.out_cache.clear();
+    p.last_data = p.last_arrival = now;
+  }
+  game_status_to_all(*g);
+  std::uint32_t worst_ping = 0;
+  for (const auto& p : g->players) {
+    if (const Session* o = session(p.user_id)) worst_ping = std::max(worst_ping, o->ping_ms);
+  }
+  for (std::size_t i = 0; i < g->players.size(); ++i) {
+    const Player& p = g->players[i];
+    Session* o = session(p.user_id);
+    if (!o || !p.playing) continue;
+    send(*o, proto::AllReady{});
+  }
+  for (std::size_t i = 0; i < g->players.size(); ++i) {
+    const Player& p = g->players[i];
+    const Session* o = session(p.user_id);
+    if (!o || !p.playing) continue;
+    const auto d = proto::frame_delay(worst_ping, p.conn_type);
+    std::string line = "P" + std::to_string(i + 1) + " " + o->name + ": delay " + std::to_string(d) + " (" +
+                       std::to_string(proto::input_lag_frames(d, p.conn_type)) + " frames, " +
+                       std::string(proto::conn_type_name(p.conn_type)) + ")";
+    for (const auto& q : g->players) {
+      if (Session* r = session(q.user_id)) room_info(*r, line);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Game data: the lock-step engine (§5.5).
+
+void Server::Impl::on_game_data(Session& s, ByteSpan data, TimePoint now) {
+  ++counters.game_data_in;
+  Game* g = s.game_id ? game(s.game_id) : nullptr;
+  Player* p = g ? player_of(*g, s.id) : nullptr;
+  if (!g || !p || g->state != GameState::kPlaying) {
+    ++counters.drop_bad_message;
+    return;
+  }
+  p->in_cache.append(data);  // the mirror of the client's cache takes every full 0x12
+  if (!p->playing) return;   // a dropped player's input no longer counts
+  on_input(*g, *p, data, now);
+}
+
+void Server::Impl::on_cached_game_data(Session& s, std::uint8_t index, TimePoint now) {
+  ++counters.game_data_in;
+  Game* g = s.game_id ? game(s.game_id) : nullptr;
+  Player* p = g ? player_of(*g, s.id) : nullptr;
+  if (!g || !p || g->state != GameState::kPlaying) {
+    ++counters.drop_bad_message;
+    return;
+  }
+  auto entry = p->in_cache.at(index);
+  if (!entry) {
+    ++counters.drop_bad_message;
+    room_info(s,
+              "Game data error: cache position " + std::to_string(index) + " is empty; the game may desync");
+    return;
+  }
+  if (!p->playing) return;
+  // The cache entry may be replaced while we read it only by an append, which on_input does not do.
+  on_input(*g, *p, *entry, now);
+}
+
+std::uint32_t Server::Impl::common_bytes_per_frame(const Game& g) const {
+  for (const auto& p : g.players) {
+    if (p.bytes_per_frame != 0) return p.bytes_per_frame;
+  }
+  return 0;
+}
+
+void Server::Impl::on_input(Game& g, Player& p, ByteSpan data, TimePoint now) {
+  if (p.bytes_per_frame == 0) {
+    // Learned from the first block: connType frames per packet (§5.5). Odd sizes count as one frame.
+    p.bytes_per_frame = data.size() % p.conn_type == 0 ? static_cast<std::uint32_t>(data.size() / p.conn_type)
+                                                       : static_cast<std::uint32_t>(data.size());
+  }
+  const std::size_t frames = data.size() / p.bytes_per_frame;
+  if (frames == 0) {
+    ++counters.drop_bad_message;
+    return;
+  }
+  // Lag statistics: if every other playing player already had input waiting, this player is the one the
+  // frame waited for.
+  if (p.in_frames == 0) {
+    bool others_waiting = false;
+    bool all_others_have = true;
+    TimePoint latest_other{};
+    for (const auto& q : g.players) {
+      if (&q == &p || !q.playing) continue;
+      others_waiting = true;
+      all_others_have = all_others_have && q.in_frames > 0;
+      latest_other = std::max(latest_other, q.last_arrival);
+    }
+    if (others_waiting && all_others_have) {
+      ++p.frames_last;
+      p.waited_ms += static_cast<std::uint64_t>(std::max<long long>(
+          0, std::chrono::duration_cast<std::chrono::milliseconds>(now - latest_other).count()));
+    }
+  }
+  if (p.in_read > 4096 && p.in_read * 2 > p.in_bytes.size()) {
+    p.in_bytes.erase(p.in_bytes.begin(), p.in_bytes.begin() + static_cast<std::ptrdiff_t>(p.in_read));
+    p.in_read = 0;
+  }
+  p.in_bytes.insert(p.in_bytes.end(), data.begin(),
+                    data.begin() + static_cast<std::ptrdiff_t>(frames * p.bytes_per_frame));
+  p.in_frames += static_cast<std::uint32_t>(frames);
+  p.last_data = p.last_arrival = now;
+  ++p.blocks_in;
+  emit_frames(g, now);
+}
+
+void Server::Impl::emit_frames(Game& g, TimePoint now) {
+  const std::uint32_t fallback_bpf = common_bytes_per_frame(g);
+  for (;;) {
+    bool any_playing = false;
+    for (const auto& p : g.players) {
+      if (!p.playing) continue;
+      any_playing = true;
+      if (p.in_frames == 0) return;  // lock-step: wait for this player's frame
+    }
+    if (!any_playing) return;
+    // Frame f = every player's frame f in player order; dropped or departed players contribute zeros.
+    for (auto& r : g.players) {
+      if (!r.playing) continue;
+      for (auto& q : g.players) {
+        if (q.playing) {
+          r.out_accum.insert(r.out_accum.end(), q.in_bytes.begin() + static_cast<std::ptrdiff_t>(q.in_read),
+                             q.in_bytes.begin() + static_cast<std::ptrdiff_t>(q.in_read + q.bytes_per_frame));
+        } else {
+          const std::uint32_t bpf = q.bytes_per_frame ? q.bytes_per_frame : fallback_bpf;
+          r.out_accum.insert(r.out_accum.end(), bpf, 0);
+        }
+      }
+      ++r.accum_frames;
+    }
+    for (auto& q : g.players) {
+      if (!q.playing) continue;
+      q.in_read += q.bytes_per_frame;
+      --q.in_frames;
+    }
+    ++g.frames_emitted;
+    g.last_emit = now;
+    // Each receiver gets a block every connType frames, interleaved by frame (§5.5).
+    for (auto& r : g.players) {
+      if (!r.playing || r.accum_frames < r.conn_type) continue;
+      if (Session* s = session(r.user_id)) send_block(r, *s);
+      r.out_accum.clear();
+      r.accum_frames = 0;
+    }
+  }
+}
+
+void Server::Impl::send_block(Player& p, Session& s) {
+  if (p.out_accum.empty()) return;  // never an empty 0x12 (§9.14)
+  const ByteSpan data(p.out_accum.data(), p.out_accum.size());
+  const auto d = proto::cache_for_send(p.out_cache, data);
+  ++counters.game_data_out;
+  if (d.cached) {
+    ++counters.cache_hits_out;
+    send(s, proto::CachedGameData{"", d.index});
+  } else {
+    send(s, proto::GameData{"", data});
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Drop, leave, kick, close.
+
+void Server::Impl::on_drop(Session& s, TimePoint now, std::string_view why) {
+  Game* g = s.game_id ? game(s.game_id) : nullptr;
+  if (!g) return;
+  Player* p = player_of(*g, s.id);
+  if (!p || !p->playing || g->state == GameState::kWaiting) return;
+  p->playing = false;
+  p->ready = false;
+  const auto number = static_cast<std::uint8_t>(p - g->players.data() + 1);
+  if (!why.empty()) {
+    for (const auto& q : g->players) {
+      if (Session* o = session(q.user_id)) room_info(*o, s.name + " dropped: " + std::string(why));
+    }
+  }
+  send_room(*g, proto::PlayerDrop{s.name, number});
+  const bool anyone =
+      std::any_of(g->players.begin(), g->players.end(), [](const Player& q) { return q.playing; });
+  if (!anyone) {
+    g->state = GameState::kWaiting;
+    std::erase_if(g->players, [](const Player& q) { return q.left; });
+    game_status_to_all(*g);
+    return;
+  }
+  if (g->state == GameState::kNetsync) {
+    maybe_begin_play(*g, now);  // the dropped player may have been the last one not ready
+    return;
+  }
+  emit_frames(*g, now);  // the others may proceed with zeros in this slot
+}
+
+void Server::Impl::leave_game(Session& s, TimePoint now, bool kicked) {
+  Game* g = s.game_id ? game(s.game_id) : nullptr;
+  if (!g) {
+    s.game_id = 0;
+    return;
+  }
+  if (Player* p = player_of(*g, s.id); p && p->playing && g->state != GameState::kWaiting) {
+    on_drop(s, now);
+    g = game(s.game_id);
+    if (!g) return;
+  }
+  if (g->owner == s.id && !kicked) {
+    close_game(*g, now);
+    return;
+  }
+  send_room(*g, proto::QuitGame{s.name, s.id});  // the leaver included (§5.8)
+  if (g->state == GameState::kWaiting) {
+    std::erase_if(g->players, [&](const Player& p) { return p.user_id == s.id; });
+  } else if (Player* p = player_of(*g, s.id)) {
+    p->left = true;  // keep the slot so player numbers stay put for the others
+  }
+  s.game_id = 0;
+  game_status_to_all(*g);
+}
+
+void Server::Impl::close_game(Game& g, TimePoint now) {
+  (void)now;
+  Session* owner = session(g.owner);
+  const std::uint32_t id = g.id;
+  // Order seen in the captures: 0x0B about the owner to the others, 0x10 to all, 0x0B to the owner itself.
+  if (owner) {
+    for (const auto& p : g.players) {
+      if (p.left || p.user_id == owner->id) continue;
+      if (Session* o = session(p.user_id)) send(*o, proto::QuitGame{owner->name, owner->id});
+    }
+  }
+  send_all(proto::CloseGame{"", id});
+  if (owner) send(*owner, proto::QuitGame{owner->name, owner->id});
+  for (const auto& p : g.players) {
+    if (Session* o = session(p.user_id); o && o->game_id == id) o->game_id = 0;
+  }
+  games.erase(id);
+}
+
+void Server::Impl::on_kick(Session& s, std::uint16_t target_id, TimePoint now) {
+  Game* g = s.game_id ? game(s.game_id) : nullptr;
+  if (!g) {
+    ++counters.drop_bad_message;
+    return;
+  }
+  if (g->owner != s.id && !s.admin) {
+    room_error(s, "Only the owner can kick");
+    return;
+  }
+  Session* t = session(target_id);
+  if (!t || t->game_id != g->id || !player_of(*g, target_id)) {
+    room_error(s, "No such player in this room");
+    return;
+  }
+  if (t->id == s.id) {
+    room_error(s, "You cannot kick yourself");
+    return;
+  }
+  g->banned_ips.insert(t->addr.ip);
+  for (const auto& p : g->players) {
+    if (Session* o = session(p.user_id)) room_info(*o, t->name + " was kicked from the room");
+  }
+  leave_game(*t, now, true);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Deadlines of running games.
+
+void Server::Impl::check_games(TimePoint now) {
+  std::vector<std::pair<std::uint16_t, std::string>> to_drop;
+  for (auto& [id, gp] : games) {
+    Game& g = *gp;
+    if (g.state == GameState::kNetsync) {
+      for (const auto& p : g.players) {
+        if (p.playing && !p.ready && now - g.started > kNetsyncTimeout) {
+          to_drop.emplace_back(p.user_id, "not ready after 60 s");
+        }
+      }
+      continue;
+    }
+    if (g.state != GameState::kPlaying) continue;
+    const bool stalled = now - g.last_emit > kStallResendInterval;
+    if (!stalled) continue;
+    const bool resend_now = now - g.last_stall_resend >= kStallResendInterval;
+    if (resend_now) g.last_stall_resend = now;
+    for (const auto& p : g.players) {
+      if (!p.playing || p.in_frames > 0) continue;
+      // The game waits for this player.
+      if (now - p.last_data > cfg.data_deadline) {
+        to_drop.emplace_back(
+            p.user_id,
+            "no game data for " +
+                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(cfg.data_deadline).count()) +
+                " s");
+      } else if (resend_now) {
+        // It may have lost our last block: repeat our newest messages to it.
+        stall_resends.push_back(p.user_id);
+      }
+    }
+  }
+  for (auto& [uid, why] : to_drop) {
+    if (Session* s = session(uid)) {
+      ++counters.desyncs;
+      on_drop(*s, now, why);
+    }
+  }
+}
+
+}  // namespace kaillera::relay

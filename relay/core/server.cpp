@@ -1,0 +1,775 @@
+// Handshake, sessions, login, lobby, sending and timers of the relay core. Rooms and the lock-step engine are
+// in rooms.cpp, chat commands in commands.cpp.
+#include <algorithm>
+#include <cstring>
+
+#include "common/kaillera/conn_type.hpp"
+#include "common/kaillera/handshake.hpp"
+#include "common/net/hops.hpp"
+#include "relay/core/server_impl.hpp"
+
+namespace kaillera::relay {
+
+namespace {
+
+constexpr std::size_t kStatusChunkBytes = 400;  // ServerStatus pieces (KAILLERA.md §2.5, §9.8)
+constexpr std::size_t kMinLoginDatagram =
+    12;  // below this a login is not a real client's (see amplification)
+constexpr std::size_t kMaxMeasurements = 8192;
+constexpr auto kHousekeepingInterval = std::chrono::milliseconds(1000);
+constexpr std::string_view kServerName = "Server";
+
+bool has_control_chars(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+}
+
+bool equals_ignore_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && s.front() == ' ')
+    s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ')
+    s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------------
+// Construction and the public interface.
+
+Server::Impl::Impl(Config c) : cfg(std::move(c)), hello_limiter(cfg.hello_rate, cfg.hello_burst) {
+  if (auto e = net::parse_endpoint(cfg.listen)) handshake_port = e->port;
+  for (std::uint32_t p = cfg.game_port_first; p <= cfg.game_port_last; ++p) {
+    game_ports.push_back(static_cast<std::uint16_t>(p));
+  }
+  per_client_ports = game_ports.size() > 1;
+  if (per_client_ports) free_ports.assign(game_ports.rbegin(), game_ports.rend());
+  for (const auto& a : cfg.admins) {
+    if (auto ip = net::parse_ipv4(a)) admin_ips.insert(*ip);
+  }
+}
+
+Server::Server(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Server::~Server() = default;
+
+void Server::on_datagram(std::uint16_t local_port, const net::Endpoint& from, std::uint8_t ttl, ByteSpan data,
+                         TimePoint now, Sink& out) {
+  Impl& s = *impl_;
+  ++s.counters.datagrams_in;
+  s.counters.bytes_in += data.size();
+  if (local_port == s.handshake_port && proto::looks_like_handshake(data)) {
+    s.on_handshake(local_port, from, data, now, out);
+    if (ttl != 0) {
+      // Hop counts from the handshake port: PING from list browsers, HELLO from players.
+      auto h = proto::parse_handshake(data);
+      if (h && (h->kind == proto::HandshakeKind::kPing || h->kind == proto::HandshakeKind::kHello)) {
+        s.record(from.ip, ttl, 0,
+                 h->kind == proto::HandshakeKind::kPing ? PeerMeasurement::Source::kPing
+                                                        : PeerMeasurement::Source::kHello,
+                 now);
+      }
+    }
+  } else if (proto::looks_like_handshake(data)) {
+    // A HELLO or PING on a game port (a client re-connecting from the same ip:port, §1.2): treat it as if it
+    // came to the handshake port, but answer from the port it reached.
+    s.on_handshake(local_port, from, data, now, out);
+  } else {
+    s.on_bundle(local_port, from, data, now, out);
+    if (ttl != 0 && s.by_addr.count(Impl::addr_key(local_port, from)) != 0) {
+      s.record(from.ip, ttl, 0, PeerMeasurement::Source::kGameTraffic, now);
+    }
+  }
+  s.flush(now, out);
+}
+
+void Server::on_tick(TimePoint now, Sink& out) {
+  Impl& s = *impl_;
+  s.check_games(now);
+  for (std::uint16_t id : s.stall_resends) {
+    if (Session* sess = s.session(id)) s.resend(*sess, now, out);
+  }
+  s.stall_resends.clear();
+  if (now - s.last_housekeeping >= kHousekeepingInterval) {
+    s.last_housekeeping = now;
+    s.housekeeping(now);
+  }
+  // Paced sends: sessions that still have pending messages get their next datagram.
+  for (auto& [id, sess] : s.sessions) {
+    if (sess->tx.pending() > 0 && !sess->dirty) {
+      sess->dirty = true;
+      s.dirty.push_back(sess.get());
+    }
+  }
+  s.flush(now, out);
+}
+
+void Server::shutdown(std::string_view reason, TimePoint /*now*/, Sink& out) {
+  Impl& s = *impl_;
+  std::vector<Session*> all;
+  for (auto& [id, sess] : s.sessions) {
+    if (sess->state == SessionState::kLoggedIn) all.push_back(sess.get());
+  }
+  for (Session* sess : all)
+    s.info(*sess, reason);
+  for (Session* sess : all) {
+    // Deliver everything still queued, then the goodbye.
+    proto::UserQuit q{kServerName, 0, reason};
+    q.user = sess->name;
+    q.user_id = sess->id;
+    s.send(*sess, q);
+  }
+  // Drain every queue completely: this is the last chance to send.
+  for (int round = 0; round < 64; ++round) {
+    bool any = false;
+    for (Session* sess : all) {
+      if (sess->tx.pending() > 0) {
+        any = true;
+        s.flush_one(*sess, out);
+      }
+    }
+    if (!any) break;
+  }
+  s.dirty.clear();
+  for (Session* sess : all)
+    sess->dirty = false;
+}
+
+bool Server::shutdown_requested() const {
+  return impl_->shutdown_requested;
+}
+const Counters& Server::counters() const {
+  return impl_->counters;
+}
+const Config& Server::config() const {
+  return impl_->cfg;
+}
+std::uint16_t Server::handshake_port() const {
+  return impl_->handshake_port;
+}
+std::vector<std::uint16_t> Server::game_ports() const {
+  return impl_->game_ports;
+}
+void Server::set_fair_hook(FairHook hook) {
+  impl_->fair_hook = std::move(hook);
+}
+
+Snapshot Server::snapshot() const {
+  Snapshot snap;
+  snap.users = impl_->logged_in_count();
+  for (const auto& [id, g] : impl_->games) {
+    ++snap.games;
+    if (g->state != GameState::kWaiting) {
+      ++snap.playing_games;
+      continue;
+    }
+    const Session* owner = nullptr;
+    if (auto it = impl_->sessions.find(g->owner); it != impl_->sessions.end()) owner = it->second.get();
+    snap.waiting.push_back({g->id, g->rom, owner ? owner->name : std::string(), g->emulator,
+                            static_cast<std::uint32_t>(g->players.size()), g->max_players});
+  }
+  return snap;
+}
+
+std::vector<PeerMeasurement> Server::measurements() const {
+  std::vector<PeerMeasurement> v;
+  v.reserve(impl_->measurements.size());
+  for (const auto& [k, m] : impl_->measurements)
+    v.push_back(m);
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small helpers.
+
+std::uint32_t Server::Impl::logged_in_count() const {
+  std::uint32_t n = 0;
+  for (const auto& [id, s] : sessions)
+    n += s->state == SessionState::kLoggedIn ? 1 : 0;
+  return n;
+}
+
+std::uint8_t Server::Impl::user_status(const Session& s) const {
+  if (s.state != SessionState::kLoggedIn) return cfg.user_status_connecting;
+  if (s.game_id != 0) {
+    auto it = games.find(s.game_id);
+    if (it != games.end() && it->second->state != GameState::kWaiting) {
+      for (const auto& p : it->second->players) {
+        if (p.user_id == s.id && p.playing) return cfg.user_status_playing;
+      }
+    }
+  }
+  return cfg.user_status_idle;
+}
+
+std::uint8_t Server::Impl::game_status(const Game& g) const {
+  switch (g.state) {
+    case GameState::kWaiting:
+      return cfg.game_status_waiting;
+    case GameState::kNetsync:
+      return cfg.game_status_netsync;
+    case GameState::kPlaying:
+      return cfg.game_status_playing;
+  }
+  return cfg.game_status_waiting;
+}
+
+void Server::Impl::info(Session& s, std::string_view text) {
+  send(s, proto::ServerInformation{kServerName, text});
+}
+void Server::Impl::room_info(Session& s, std::string_view text) {
+  send(s, proto::GameChat{kServerName, text});
+}
+void Server::Impl::room_error(Session& s, std::string_view text) {
+  send(s, proto::GameChat{"Error", text});
+}
+
+void Server::Impl::record(std::uint32_t ip, std::uint8_t ttl, std::uint32_t rtt_ms,
+                          PeerMeasurement::Source src, TimePoint now) {
+  const std::uint64_t key = (static_cast<std::uint64_t>(ip) << 8) | static_cast<std::uint8_t>(src);
+  auto it = measurements.find(key);
+  if (it == measurements.end()) {
+    if (measurements.size() >= kMaxMeasurements) {
+      // Forget the oldest: a linear pass, only when the table is full.
+      auto oldest =
+          std::min_element(measurements.begin(), measurements.end(),
+                           [](const auto& a, const auto& b) { return a.second.when < b.second.when; });
+      measurements.erase(oldest);
+    }
+    it = measurements.emplace(key, PeerMeasurement{}).first;
+  } else if (src == PeerMeasurement::Source::kGameTraffic &&
+             now - it->second.when < std::chrono::seconds(1)) {
+    return;  // game traffic: one sample a second is plenty
+  }
+  PeerMeasurement& m = it->second;
+  m.ip = ip;
+  if (ttl != 0) m.hops = net::hops_from_ttl(ttl);
+  if (rtt_ms != 0) m.rtt_ms = rtt_ms;
+  m.when = now;
+  m.source = src;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sending.
+
+void Server::Impl::flush(TimePoint /*now*/, Sink& out) {
+  for (Session* s : dirty) {
+    s->dirty = false;
+    if (s->state != SessionState::kClosing) flush_one(*s, out);
+  }
+  dirty.clear();
+  // Closing sessions get everything still queued for them, then are freed.
+  for (std::uint16_t id : closing) {
+    auto it = sessions.find(id);
+    if (it == sessions.end()) continue;
+    Session& s = *it->second;
+    for (int i = 0; i < 16 && s.tx.pending() > 0; ++i)
+      flush_one(s, out);
+    if (per_client_ports) free_ports.push_back(s.local_port);
+    sessions.erase(it);
+  }
+  closing.clear();
+}
+
+void Server::Impl::flush_one(Session& s, Sink& out) {
+  if (s.tx.pending() == 0) return;
+  const bool burst = s.burst_left > 0;
+  std::size_t redundancy = burst ? cfg.burst_redundancy : cfg.redundancy;
+  std::size_t n;
+  if (s.state == SessionState::kAcking && s.last_request_size != 0) {
+    // Before the address is proven, no reply may be more than twice its request: shed redundancy to fit.
+    const std::size_t limit = 2 * s.last_request_size;
+    std::span<std::uint8_t> buf(scratch.data(), std::min(scratch.size(), limit));
+    n = s.tx.write_next(buf, std::min<std::size_t>(redundancy, 3), 8);
+    if (n == 0) {
+      counters.drop_bad_message++;
+      return;
+    }
+  } else {
+    // During the post-login burst one new message goes out per tick, each datagram repeating up to
+    // burst_redundancy earlier ones: a burst loss of a few datagrams is covered by the next (§4.2, §9.24).
+    n = s.tx.write_next(scratch, redundancy, burst ? 1 : 8);
+    if (burst && n != 0) --s.burst_left;
+  }
+  if (n == 0) return;
+  out.send(s.local_port, s.addr, ByteSpan(scratch.data(), n));
+  ++counters.datagrams_out;
+  counters.bytes_out += n;
+}
+
+void Server::Impl::resend(Session& s, TimePoint now, Sink& out) {
+  if (now - s.last_resend < cfg.resend_min_interval) return;
+  s.last_resend = now;
+  s.resend_streak = std::min(s.resend_streak + 1, 3);
+  const std::size_t n = s.tx.write_resend(scratch, std::min<std::size_t>(3 * s.resend_streak + 2, 9));
+  if (n == 0) return;
+  out.send(s.local_port, s.addr, ByteSpan(scratch.data(), n));
+  ++counters.datagrams_out;
+  ++counters.resends;
+  counters.bytes_out += n;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The handshake port.
+
+void Server::Impl::on_handshake(std::uint16_t local_port, const net::Endpoint& from, ByteSpan data,
+                                TimePoint now, Sink& out) {
+  auto h = proto::parse_handshake(data);
+  if (!h) {
+    ++counters.drop_malformed;
+    return;
+  }
+  if (h->kind != proto::HandshakeKind::kHello && h->kind != proto::HandshakeKind::kPing) {
+    ++counters.drop_malformed;  // TOO/VER/PONG/HELLOD00D are ours to send, not to receive
+    return;
+  }
+  if (!hello_limiter.allow(from.ip, now)) {
+    ++counters.drop_rate_limited;
+    return;
+  }
+  std::array<std::uint8_t, 32> reply{};
+  proto::Result<std::size_t> n = proto::Error::kEmpty;
+  if (h->kind == proto::HandshakeKind::kPing) {
+    ++counters.pings;
+    n = proto::write_simple(reply, proto::HandshakeKind::kPong);
+  } else if (h->version != proto::kProtocolVersion) {
+    ++counters.version_mismatch;
+    n = proto::write_simple(reply, proto::HandshakeKind::kVer);
+  } else if (banned_ips.count(from.ip) != 0) {
+    ++counters.drop_rate_limited;  // banned: silently ignored, as EmuLinker does
+    return;
+  } else {
+    ++counters.hellos;
+    std::size_t pending = 0;
+    for (auto& [ip, v] : pending_by_ip)
+      pending += v.size();
+    pending += pending_by_port.size();
+    const bool full =
+        (cfg.max_users != 0 && sessions.size() + pending >= cfg.max_users && admin_ips.count(from.ip) == 0) ||
+        (per_client_ports && free_ports.empty());
+    if (full) {
+      ++counters.server_full;
+      n = proto::write_simple(reply, proto::HandshakeKind::kToo);
+    } else if (per_client_ports) {
+      const std::uint16_t port = free_ports.back();
+      free_ports.pop_back();
+      pending_by_port[port] = PendingHello{from.ip, now + cfg.login_timeout};
+      n = proto::write_hellod00d(reply, port);
+    } else {
+      auto& v = pending_by_ip[from.ip];
+      if (v.size() < 8) v.push_back(now + cfg.login_timeout);
+      n = proto::write_hellod00d(reply, game_ports.front());
+    }
+  }
+  if (!n) return;
+  out.send(local_port, from, ByteSpan(reply.data(), *n));
+  ++counters.datagrams_out;
+  counters.bytes_out += *n;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// v086 bundles.
+
+void Server::Impl::on_bundle(std::uint16_t local_port, const net::Endpoint& from, ByteSpan data,
+                             TimePoint now, Sink& out) {
+  auto b = proto::parse_bundle(data);
+  if (!b) {
+    ++counters.drop_malformed;
+    return;
+  }
+  auto it = by_addr.find(addr_key(local_port, from));
+  if (it == by_addr.end()) {
+    on_login_packet(local_port, from, *b, data, now, out);
+    return;
+  }
+  Session& s = *it->second;
+  s.last_heard = now;
+  if (s.state == SessionState::kAcking) s.last_request_size = data.size();
+  auto acc = s.rx.accept(*b);
+  if (acc.duplicate_only) {
+    resend(s, now, out);
+    return;
+  }
+  s.resend_streak = 0;
+  if (acc.lost != 0) {
+    counters.lost_messages += acc.lost;
+    if (s.game_id != 0) {
+      Game* g = game(s.game_id);
+      if (g && g->state == GameState::kPlaying) {
+        ++counters.desyncs;
+        std::string line = "Desync warning: messages from " + s.name + " were lost";
+        for (const auto& p : g->players) {
+          if (Session* o = session(p.user_id)) room_info(*o, line);
+        }
+      }
+    }
+  }
+  for (std::size_t i = 0; i < acc.count; ++i) {
+    const auto& raw = b->messages[acc.order[i]];
+    on_message(s, raw.type, raw.body, now, out);
+    if (s.state == SessionState::kClosing) break;
+  }
+}
+
+void Server::Impl::on_login_packet(std::uint16_t local_port, const net::Endpoint& from,
+                                   const proto::Bundle& b, ByteSpan data, TimePoint now, Sink& out) {
+  (void)out;
+  // The first v086 packet of a session: it must follow a HELLO from the same IP (any source port, §1.1) and
+  // carry the 0x03 login as its oldest new message.
+  bool expected = false;
+  if (per_client_ports) {
+    auto p = pending_by_port.find(local_port);
+    expected = p != pending_by_port.end() && p->second.ip == from.ip && now < p->second.expires;
+    if (expected) pending_by_port.erase(p);
+  } else {
+    auto p = pending_by_ip.find(from.ip);
+    expected = p != pending_by_ip.end() && !p->second.empty();
+    if (expected) {
+      p->second.erase(p->second.begin());
+      if (p->second.empty()) pending_by_ip.erase(p);
+    }
+  }
+  if (!expected) {
+    ++counters.drop_unknown_session;
+    return;
+  }
+  const proto::RawMessage* login = nullptr;
+  for (std::size_t i = 0; i < b.count; ++i) {
+    if (b.messages[i].type == static_cast<std::uint8_t>(proto::MessageType::kUserInformation))
+      login = &b.messages[i];
+  }
+  auto info = login ? proto::decode_as<proto::UserInformation>(login->body)
+                    : proto::Result<proto::UserInformation>(proto::Error::kEmpty);
+  if (!info || data.size() < kMinLoginDatagram) {
+    ++counters.drop_malformed;
+    if (per_client_ports) free_ports.push_back(local_port);
+    return;
+  }
+  std::uint16_t id = 0;
+  for (int tries = 0; tries < 0x10000; ++tries) {
+    const std::uint16_t candidate = next_user_id;
+    next_user_id = static_cast<std::uint16_t>(next_user_id == 0xFFFF ? 1 : next_user_id + 1);
+    if (sessions.count(candidate) == 0) {
+      id = candidate;
+      break;
+    }
+  }
+  if (id == 0) return;
+  auto owned = std::make_unique<Session>(cfg.max_datagram);
+  Session& s = *owned;
+  s.id = id;
+  s.local_port = local_port;
+  s.addr = from;
+  s.name.assign(info->user);
+  s.emulator.assign(info->emulator);
+  s.conn_type = info->conn_type;
+  s.admin = admin_ips.count(from.ip) != 0;
+  s.created = s.last_heard = s.last_action = now;
+  s.last_request_size = data.size();
+  // The window starts at the login's seq: everything older in this bundle is ignored.
+  proto::Bundle just_login;
+  just_login.count = 1;
+  just_login.messages[0] = *login;
+  s.rx.accept(just_login);
+  sessions.emplace(id, std::move(owned));
+  by_addr[addr_key(local_port, from)] = &s;
+  // First ServerAck: the RTT clock starts.
+  s.first_ack_sent = s.last_ack_sent = now;
+  send(s, proto::ServerAck{});
+  // Messages newer than the login in the same datagram (ClientAcks already?) are processed normally.
+  auto acc = s.rx.accept(b);
+  for (std::size_t i = 0; i < acc.count; ++i) {
+    const auto& raw = b.messages[acc.order[i]];
+    on_message(s, raw.type, raw.body, now, out);
+  }
+}
+
+void Server::Impl::on_client_ack(Session& s, TimePoint now) {
+  if (s.state != SessionState::kAcking) return;  // logged-in clients answer stray acks: harmless
+  ++s.acks;
+  const auto rtt = std::chrono::duration_cast<std::chrono::milliseconds>(now - s.last_ack_sent).count();
+  (void)rtt;
+  if (s.acks < 4) {
+    s.last_ack_sent = now;
+    send(s, proto::ServerAck{});
+    return;
+  }
+  // Fourth ClientAck: ping = mean round trip over the four exchanges (KAILLERA.md §4.1).
+  const auto total = std::chrono::duration_cast<std::chrono::milliseconds>(now - s.first_ack_sent).count();
+  s.ping_ms = static_cast<std::uint32_t>(std::max<long long>(0, total) / 4);
+  record(s.addr.ip, 0, std::max<std::uint32_t>(s.ping_ms, 1), PeerMeasurement::Source::kLoginAck, now);
+  complete_login(s, now);
+}
+
+void Server::Impl::complete_login(Session& s, TimePoint now) {
+  // Checks in the order a player would want to learn about them.
+  std::string refusal;
+  const std::string_view name = trim(s.name);
+  if (name.empty()) {
+    refusal = "Empty username";
+  } else if (s.name.size() > cfg.max_name_length) {
+    refusal = "Username too long (max " + std::to_string(cfg.max_name_length) + ")";
+  } else if (has_control_chars(s.name) || s.name.find('|') != std::string::npos ||
+             equals_ignore_case(name, kServerName) || equals_ignore_case(name, "Error")) {
+    refusal = "Username contains illegal characters";
+  } else if (s.emulator.size() > cfg.max_emulator_length || s.emulator.find('|') != std::string::npos) {
+    refusal = "Emulator name not allowed";
+  } else if (!proto::valid_conn_type(s.conn_type) || (cfg.allowed_conn_types & (1u << s.conn_type)) == 0) {
+    refusal = "Connection type not allowed: " + std::string(proto::conn_type_name(s.conn_type));
+  } else if (s.ping_ms > cfg.max_ping_ms && !s.admin) {
+    refusal = "Ping too high: " + std::to_string(s.ping_ms) + " > " + std::to_string(cfg.max_ping_ms);
+  } else if (cfg.max_users != 0 && logged_in_count() >= cfg.max_users && !s.admin) {
+    refusal = "Server is full";
+  } else {
+    for (auto& [id, other] : sessions) {
+      if (other.get() == &s || other->state != SessionState::kLoggedIn) continue;
+      if (equals_ignore_case(trim(other->name), name)) {
+        if (other->addr.ip == s.addr.ip) {
+          remove_session(*other, "Reconnected", now);  // the same player coming back: the old session goes
+        } else {
+          refusal = "Username already in use";
+        }
+        break;
+      }
+    }
+  }
+  if (!refusal.empty()) {
+    ++counters.login_rejected;
+    // The four ACK round trips proved the address: the refusal is delivered in full, then the session goes.
+    s.last_request_size = 0;
+    send(s, proto::ConnectionRejected{s.name, s.id, refusal});
+    by_addr.erase(addr_key(s.local_port, s.addr));
+    s.state = SessionState::kClosing;
+    closing.push_back(s.id);
+    return;
+  }
+  ++counters.logins;
+  s.state = SessionState::kLoggedIn;
+  s.last_action = now;
+  // Legacy order (§4.2): ServerStatus to the new user, UserJoined to everybody, then the MOTD.
+  send_server_status(s);
+  send_all(proto::UserJoined{s.name, s.id, s.ping_ms, s.conn_type});
+  for (const auto& line : cfg.motd)
+    info(s, line);
+  s.burst_left = s.tx.pending();
+}
+
+void Server::Impl::send_server_status(Session& s) {
+  // Every other logged-in user and every game, in pieces that keep each datagram small (§2.5, §9.8).
+  proto::ServerStatus chunk;
+  std::size_t bytes = 9;
+  bool sent_any = false;
+  auto emit = [&] {
+    send(s, chunk);
+    chunk.users.clear();
+    chunk.games.clear();
+    bytes = 9;
+    sent_any = true;
+  };
+  std::vector<std::string> player_counts;  // backing storage for the "n/max" strings
+  player_counts.reserve(games.size());
+  for (auto& [id, u] : sessions) {
+    if (u.get() == &s || u->state != SessionState::kLoggedIn) continue;
+    proto::ServerStatusUser e{u->name, u->ping_ms, user_status(*u), u->id, u->conn_type};
+    const std::size_t sz = e.name.size() + 1 + 8;
+    if (bytes + sz > kStatusChunkBytes && !(chunk.users.empty() && chunk.games.empty())) emit();
+    chunk.users.push_back(e);
+    bytes += sz;
+  }
+  for (auto& [id, g] : games) {
+    const Session* owner = session(g->owner);
+    player_counts.push_back(std::to_string(g->players.size()) + "/" + std::to_string(g->max_players));
+    proto::ServerStatusGame e{g->rom,
+                              g->id,
+                              g->emulator,
+                              owner ? std::string_view(owner->name) : std::string_view(),
+                              player_counts.back(),
+                              game_status(*g)};
+    const std::size_t sz = e.rom.size() + e.emulator.size() + e.owner.size() + e.players.size() + 4 + 4 + 1;
+    if (bytes + sz > kStatusChunkBytes && !(chunk.users.empty() && chunk.games.empty())) emit();
+    chunk.games.push_back(e);
+    bytes += sz;
+  }
+  if (!sent_any || !chunk.users.empty() || !chunk.games.empty()) emit();
+}
+
+void Server::Impl::remove_session(Session& s, std::string_view quit_message, TimePoint now) {
+  if (s.state == SessionState::kClosing) return;
+  if (s.state == SessionState::kLoggedIn) {
+    if (s.game_id != 0) leave_game(s, now);
+    // Everyone, the quitter included, gets the 0x01 (§5.9).
+    send_all(proto::UserQuit{s.name, s.id, quit_message});
+  }
+  by_addr.erase(addr_key(s.local_port, s.addr));
+  s.state = SessionState::kClosing;
+  closing.push_back(s.id);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Messages of a session.
+
+void Server::Impl::on_message(Session& s, std::uint8_t type, ByteSpan body, TimePoint now, Sink& out) {
+  using T = proto::MessageType;
+  const auto t = static_cast<T>(type);
+  if (s.state == SessionState::kAcking) {
+    if (t == T::kClientAck) {
+      on_client_ack(s, now);
+    } else if (t != T::kUserInformation && t != T::kKeepAlive) {
+      ++counters.drop_bad_message;
+    }
+    return;
+  }
+  (void)out;
+  switch (t) {
+    case T::kGameData: {
+      auto m = proto::decode_as<proto::GameData>(body);
+      if (!m || m->data.empty()) break;
+      on_game_data(s, m->data, now);
+      return;
+    }
+    case T::kCachedGameData: {
+      auto m = proto::decode_as<proto::CachedGameData>(body);
+      if (!m) break;
+      on_cached_game_data(s, m->index, now);
+      return;
+    }
+    case T::kKeepAlive:
+    case T::kClientAck:
+    case T::kUserInformation:
+      return;  // liveness only (last_heard is already updated)
+    case T::kGlobalChat: {
+      auto m = proto::decode_as<proto::GlobalChat>(body);
+      if (!m) break;
+      on_global_chat(s, m->message, now);
+      return;
+    }
+    case T::kGameChat: {
+      auto m = proto::decode_as<proto::GameChat>(body);
+      if (!m) break;
+      s.last_action = now;
+      on_game_chat(s, m->message, now);
+      return;
+    }
+    case T::kUserQuit: {
+      auto m = proto::decode_as<proto::UserQuit>(body);
+      if (!m) break;
+      on_user_quit(s, m->message, now);
+      return;
+    }
+    case T::kCreateGame: {
+      auto m = proto::decode_as<proto::CreateGame>(body);
+      if (!m) break;
+      s.last_action = now;
+      on_create_game(s, *m, now);
+      return;
+    }
+    case T::kJoinGame: {
+      auto m = proto::decode_as<proto::JoinGame>(body);
+      if (!m) break;
+      s.last_action = now;
+      on_join_game(s, *m, now);
+      return;
+    }
+    case T::kQuitGame:
+      s.last_action = now;
+      leave_game(s, now);
+      return;
+    case T::kStartGame:
+      s.last_action = now;
+      on_start_game(s, now);
+      return;
+    case T::kAllReady:
+      on_all_ready(s, now);
+      return;
+    case T::kPlayerDrop:
+      s.last_action = now;
+      on_drop(s, now);
+      return;
+    case T::kKickUser: {
+      auto m = proto::decode_as<proto::KickUser>(body);
+      if (!m) break;
+      on_kick(s, m->user_id, now);
+      return;
+    }
+    default:
+      break;  // server-to-client types from a client
+  }
+  ++counters.drop_bad_message;
+}
+
+void Server::Impl::on_global_chat(Session& s, std::string_view text, TimePoint now) {
+  if (!text.empty() && text[0] == '/') {
+    lobby_command(s, text, now);
+    return;
+  }
+  s.last_action = now;
+  if (text.size() > cfg.max_chat_length) {
+    info(s, "Chat denied: message too long (max " + std::to_string(cfg.max_chat_length) + ")");
+    return;
+  }
+  if (has_control_chars(text)) {
+    info(s, "Chat denied: control characters");
+    return;
+  }
+  if (!s.admin && s.last_chat && now - *s.last_chat < cfg.chat_flood) {
+    info(s, "Chat denied: flood control, wait a moment");
+    return;
+  }
+  s.last_chat = now;
+  send_all(proto::GlobalChat{s.name, text});
+}
+
+void Server::Impl::on_user_quit(Session& s, std::string_view message, TimePoint now) {
+  ++counters.quits;
+  std::string msg(message);
+  if (trim(msg).empty() || msg.size() > cfg.max_quit_length || has_control_chars(msg))
+    msg = "Normal Client Exit";
+  remove_session(s, msg, now);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Timers.
+
+void Server::Impl::housekeeping(TimePoint now) {
+  for (auto it = pending_by_port.begin(); it != pending_by_port.end();) {
+    if (now >= it->second.expires) {
+      free_ports.push_back(it->first);
+      it = pending_by_port.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = pending_by_ip.begin(); it != pending_by_ip.end();) {
+    auto& v = it->second;
+    v.erase(std::remove_if(v.begin(), v.end(), [&](TimePoint t) { return now >= t; }), v.end());
+    it = v.empty() ? pending_by_ip.erase(it) : std::next(it);
+  }
+  std::vector<std::pair<Session*, const char*>> expired;
+  for (auto& [id, s] : sessions) {
+    if (s->state == SessionState::kAcking) {
+      if (now - s->created > cfg.login_timeout) expired.emplace_back(s.get(), "");
+    } else if (s->state == SessionState::kLoggedIn) {
+      if (now - s->last_heard > cfg.keepalive_timeout) {
+        expired.emplace_back(s.get(), "Ping timeout");
+      } else if (cfg.idle_timeout.count() > 0 && !s->admin && now - s->last_action > cfg.idle_timeout) {
+        const Game* g = s->game_id ? game(s->game_id) : nullptr;
+        if (!g || g->state == GameState::kWaiting) expired.emplace_back(s.get(), "Inactivity Timeout");
+      }
+    }
+  }
+  for (auto& [s, why] : expired) {
+    ++counters.timeouts;
+    remove_session(*s, why, now);
+  }
+}
+
+}  // namespace kaillera::relay

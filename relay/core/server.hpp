@@ -1,0 +1,120 @@
+// The Kaillera server as a state machine (DESIGN.md "Time is an argument"): no clock, no sockets, no threads.
+// The shell feeds it datagrams and ticks with the current time; it answers through a Sink.
+//
+//   on_datagram(local_port, from, ttl, bytes, now, sink)   a datagram arrived on one of our ports
+//   on_tick(now, sink)                                     timers: timeouts, paced sends, deadlines
+//
+// local_port is the port the datagram arrived on (the handshake port or a game port); replies go out from the
+// same port, as clients require (KAILLERA.md §1.2).
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/net/address.hpp"
+#include "relay/core/config.hpp"
+
+namespace kaillera::relay {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+using ByteSpan = std::span<const std::uint8_t>;
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void send(std::uint16_t local_port, const net::Endpoint& to, ByteSpan data) = 0;
+};
+
+// Counters by reason, for /metrics and the master reports. Plain numbers: the core is single-threaded.
+struct Counters {
+  std::uint64_t datagrams_in = 0;
+  std::uint64_t datagrams_out = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t drop_malformed = 0;        // undecodable bundle or handshake
+  std::uint64_t drop_rate_limited = 0;     // handshake port flood
+  std::uint64_t drop_unknown_session = 0;  // v086 from an address with no session
+  std::uint64_t drop_bad_message = 0;      // a message that decoded but makes no sense in the session's state
+  std::uint64_t hellos = 0;
+  std::uint64_t pings = 0;
+  std::uint64_t server_full = 0;
+  std::uint64_t version_mismatch = 0;
+  std::uint64_t logins = 0;
+  std::uint64_t login_rejected = 0;
+  std::uint64_t quits = 0;
+  std::uint64_t timeouts = 0;
+  std::uint64_t games_created = 0;
+  std::uint64_t games_started = 0;
+  std::uint64_t desyncs = 0;  // players dropped by the data deadline or lost input
+  std::uint64_t resends = 0;
+  std::uint64_t lost_messages = 0;  // client seqs lost for good
+  std::uint64_t game_data_in = 0;
+  std::uint64_t game_data_out = 0;
+  std::uint64_t cache_hits_out = 0;  // 0x13 sent instead of 0x12
+};
+
+// A measurement the relay takes of a peer: hop count from TTL and, when known, the round-trip time.
+struct PeerMeasurement {
+  std::uint32_t ip = 0;
+  std::uint8_t hops = 0;
+  std::uint32_t rtt_ms = 0;  // 0 = unknown
+  TimePoint when{};
+  enum class Source : std::uint8_t { kPing, kHello, kGameTraffic, kLoginAck } source = Source::kPing;
+};
+
+// A snapshot of the relay's load, for the master reporter and /metrics.
+struct Snapshot {
+  std::uint32_t users = 0;
+  std::uint32_t games = 0;
+  std::uint32_t playing_games = 0;
+  struct WaitingGame {
+    std::uint32_t id;
+    std::string rom, owner, emulator;
+    std::uint32_t players, max_players;
+  };
+  std::vector<WaitingGame> waiting;
+};
+
+class Server {
+ public:
+  explicit Server(Config config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void on_datagram(std::uint16_t local_port, const net::Endpoint& from, std::uint8_t ttl, ByteSpan data,
+                   TimePoint now, Sink& out);
+  void on_tick(TimePoint now, Sink& out);
+
+  // Says goodbye to everyone (0x01 from "Server" with `reason`), e.g. on SIGTERM or /shutdown.
+  void shutdown(std::string_view reason, TimePoint now, Sink& out);
+  // True once an admin asked for /shutdown; the shell then stops.
+  bool shutdown_requested() const;
+
+  const Counters& counters() const;
+  Snapshot snapshot() const;
+  // Recent per-IP measurements (hops from TTL, RTT from login ACKs); oldest dropped past a bound.
+  std::vector<PeerMeasurement> measurements() const;
+  const Config& config() const;
+
+  // The handshake port and the game ports, as given in the config.
+  std::uint16_t handshake_port() const;
+  std::vector<std::uint16_t> game_ports() const;
+
+  // Hook for "/fair": called with the room's player addresses; the answer lines go to the room's chat.
+  // Until a master is configured the relay answers that the fair pick needs one.
+  using FairHook = std::function<std::vector<std::string>(const std::vector<std::uint32_t>& player_ips)>;
+  void set_fair_hook(FairHook hook);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kaillera::relay

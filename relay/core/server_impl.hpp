@@ -1,0 +1,228 @@
+// Internal state of the relay core, shared by server.cpp (handshake, sessions, login, lobby), rooms.cpp
+// (rooms and the lock-step engine) and commands.cpp (chat commands). Not part of the public interface.
+#pragma once
+
+#include <array>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "common/kaillera/bundle.hpp"
+#include "common/kaillera/game_cache.hpp"
+#include "common/kaillera/messages.hpp"
+#include "common/net/rate_limiter.hpp"
+#include "relay/core/server.hpp"
+
+namespace kaillera::relay {
+
+namespace proto = kaillera::proto;
+
+// kClosing: removed from the lobby and the address table; its queued messages (its own 0x01, a 0x16) are
+// delivered by the next flush, then it is freed.
+enum class SessionState : std::uint8_t { kAcking, kLoggedIn, kClosing };
+
+struct Session {
+  std::uint16_t id = 0;
+  std::uint16_t local_port = 0;
+  net::Endpoint addr;
+  SessionState state = SessionState::kAcking;
+  std::string name, emulator;
+  std::uint8_t conn_type = 3;
+  bool admin = false;
+
+  proto::ReceiveWindow rx;
+  proto::Outbox tx;
+  bool dirty = false;  // has pending messages: flush at the end of this step
+
+  // Login ACK round trips.
+  int acks = 0;
+  TimePoint last_ack_sent{};
+  TimePoint first_ack_sent{};
+  std::uint32_t ping_ms = 0;
+  std::size_t last_request_size = 0;  // before login: replies stay within twice this
+
+  TimePoint created{}, last_heard{}, last_action{}, last_resend{};
+  std::optional<TimePoint> last_chat, last_create;  // "never" until the first one (EK PR #215)
+  std::size_t burst_left = 0;  // post-login burst messages still to pace out, one per tick
+  int resend_streak = 0;
+
+  std::uint32_t game_id = 0;  // 0 = lobby
+
+  explicit Session(std::size_t max_datagram) : tx(32, max_datagram) {}
+};
+
+enum class GameState : std::uint8_t { kWaiting, kNetsync, kPlaying };
+
+struct Player {
+  std::uint16_t user_id = 0;
+  std::uint8_t conn_type = 1;
+  bool ready = false;                 // sent 0x15 in this game
+  bool playing = false;               // in the lock-step (not dropped)
+  bool left = false;                  // quit the room mid-game: the slot stays (zeros) until the game ends
+  std::uint32_t bytes_per_frame = 0;  // learned from the first 0x12
+  // Received frames not yet assembled: a byte FIFO (read offset, compacted now and then) so that relaying
+  // allocates nothing once warm.
+  std::vector<std::uint8_t> in_bytes;
+  std::size_t in_read = 0;
+  std::uint32_t in_frames = 0;
+  std::vector<std::uint8_t> out_accum;  // assembled frames waiting for a whole block
+  std::uint32_t accum_frames = 0;
+  proto::GameDataCache in_cache;   // mirror of what this client sent (resolves its 0x13)
+  proto::GameDataCache out_cache;  // mirror of what we sent it
+  TimePoint last_data{};
+  // Lag statistics: frames this player was the last to supply, and the time others waited for it.
+  std::uint64_t frames_last = 0;
+  std::uint64_t waited_ms = 0;
+  TimePoint last_arrival{};
+  std::uint64_t blocks_in = 0;
+};
+
+struct Game {
+  std::uint32_t id = 0;
+  std::string rom;
+  std::uint16_t owner = 0;
+  std::string emulator;  // the owner's login emulator string
+  GameState state = GameState::kWaiting;
+  std::uint32_t max_players = 8;
+  std::uint32_t max_ping = 0;   // 0 = no room limit
+  std::vector<Player> players;  // player number = index + 1
+  std::unordered_set<std::uint32_t> banned_ips;
+  TimePoint started{}, last_emit{}, last_stall_resend{};
+  std::uint64_t frames_emitted = 0;
+  bool chat_room() const { return !rom.empty() && rom[0] == '*'; }
+};
+
+struct Server::Impl {
+  explicit Impl(Config c);
+
+  Config cfg;
+  Counters counters;
+  std::uint16_t handshake_port = 0;
+  std::vector<std::uint16_t> game_ports;
+  bool per_client_ports = false;
+  bool shutdown_requested = false;
+  FairHook fair_hook;
+
+  std::unordered_map<std::uint16_t, std::unique_ptr<Session>> sessions;  // by user id
+  std::unordered_map<std::uint64_t, Session*> by_addr;                   // by (local port, ip, port)
+  std::map<std::uint32_t, std::unique_ptr<Game>> games;                  // by game id, ordered for lists
+  std::uint16_t next_user_id = 1;
+  std::uint32_t next_game_id = 1;
+
+  // HELLOs not yet followed by a login: shared port keyed by IP (count), per-client ports keyed by port.
+  struct PendingHello {
+    std::uint32_t ip;
+    TimePoint expires;
+  };
+  std::unordered_map<std::uint32_t, std::vector<TimePoint>> pending_by_ip;
+  std::unordered_map<std::uint16_t, PendingHello> pending_by_port;
+  std::vector<std::uint16_t> free_ports;  // per-client mode
+
+  net::RateLimiter hello_limiter;
+  std::unordered_set<std::uint32_t> banned_ips;  // /ban
+  std::unordered_set<std::uint32_t> admin_ips;
+
+  // Latest measurement per (ip, source), bounded.
+  std::unordered_map<std::uint64_t, PeerMeasurement> measurements;
+  TimePoint last_housekeeping{};
+
+  std::vector<Session*> dirty;
+  std::vector<std::uint16_t> stall_resends;  // players a stalled game waits for: repeat our newest messages
+  std::vector<std::uint16_t> closing;        // sessions to drain and free at the end of this step
+  std::array<std::uint8_t, 8192> scratch{};
+
+  // --- helpers (server.cpp) ---
+  static std::uint64_t addr_key(std::uint16_t local_port, const net::Endpoint& e) {
+    return (static_cast<std::uint64_t>(local_port) << 48) | e.key();
+  }
+  Session* session(std::uint16_t id) {
+    auto it = sessions.find(id);
+    return it == sessions.end() ? nullptr : it->second.get();
+  }
+  Game* game(std::uint32_t id) {
+    auto it = games.find(id);
+    return it == games.end() ? nullptr : it->second.get();
+  }
+  template <class T>
+  void send(Session& s, const T& m) {
+    if (!s.tx.push(m)) return;  // cannot exceed a datagram: our own messages are bounded before this
+    if (!s.dirty) {
+      s.dirty = true;
+      dirty.push_back(&s);
+    }
+  }
+  template <class T>
+  void send_all(const T& m) {
+    for (auto& [id, s] : sessions) {
+      if (s->state == SessionState::kLoggedIn) send(*s, m);
+    }
+  }
+  template <class T>
+  void send_room(const Game& g, const T& m) {
+    for (const auto& p : g.players) {
+      if (Session* s = session(p.user_id)) send(*s, m);
+    }
+  }
+  void info(Session& s, std::string_view text);        // 0x17 from "Server"
+  void room_info(Session& s, std::string_view text);   // 0x08 from "Server"
+  void room_error(Session& s, std::string_view text);  // 0x08 from "Error"
+  void flush(TimePoint now, Sink& out);
+  void flush_one(Session& s, Sink& out);
+  void resend(Session& s, TimePoint now, Sink& out);
+  void remove_session(Session& s, std::string_view quit_message, TimePoint now);
+  void record(std::uint32_t ip, std::uint8_t ttl, std::uint32_t rtt_ms, PeerMeasurement::Source src,
+              TimePoint now);
+  std::uint32_t logged_in_count() const;
+  std::uint8_t user_status(const Session& s) const;
+  std::uint8_t game_status(const Game& g) const;
+
+  void on_handshake(std::uint16_t local_port, const net::Endpoint& from, ByteSpan data, TimePoint now,
+                    Sink& out);
+  void on_bundle(std::uint16_t local_port, const net::Endpoint& from, ByteSpan data, TimePoint now,
+                 Sink& out);
+  void on_message(Session& s, std::uint8_t type, ByteSpan body, TimePoint now, Sink& out);
+  void on_login_packet(std::uint16_t local_port, const net::Endpoint& from, const proto::Bundle& b,
+                       ByteSpan data, TimePoint now, Sink& out);
+  void on_client_ack(Session& s, TimePoint now);
+  void complete_login(Session& s, TimePoint now);
+  void send_server_status(Session& s);
+  void on_global_chat(Session& s, std::string_view text, TimePoint now);
+  void on_user_quit(Session& s, std::string_view message, TimePoint now);
+  void housekeeping(TimePoint now);
+
+  // --- rooms.cpp ---
+  void on_create_game(Session& s, const proto::CreateGame& m, TimePoint now);
+  void on_join_game(Session& s, const proto::JoinGame& m, TimePoint now);
+  void on_game_chat(Session& s, std::string_view text, TimePoint now);
+  void on_start_game(Session& s, TimePoint now);
+  void on_all_ready(Session& s, TimePoint now);
+  void maybe_begin_play(Game& g, TimePoint now);
+  void on_game_data(Session& s, ByteSpan data, TimePoint now);
+  void on_cached_game_data(Session& s, std::uint8_t index, TimePoint now);
+  void on_drop(Session& s, TimePoint now, std::string_view why = {});
+  void on_kick(Session& s, std::uint16_t target, TimePoint now);
+  void leave_game(Session& s, TimePoint now, bool kicked = false);
+  void close_game(Game& g, TimePoint now);
+  void game_status_to_all(const Game& g);
+  void emit_frames(Game& g, TimePoint now);
+  void send_block(Player& p, Session& s);
+  void on_input(Game& g, Player& p, ByteSpan data, TimePoint now);
+  std::uint32_t common_bytes_per_frame(const Game& g) const;
+  std::uint32_t player_count(const Game& g) const;
+  void check_games(TimePoint now);
+  Player* player_of(Game& g, std::uint16_t user_id);
+  std::string start_refusal(const Game& g) const;
+  std::uint32_t allocate_game_id();
+
+  // --- commands.cpp ---
+  void lobby_command(Session& s, std::string_view text, TimePoint now);
+  void room_command(Session& s, Game& g, std::string_view text, TimePoint now);
+  std::vector<std::string> lagstat(const Game& g) const;
+};
+
+}  // namespace kaillera::relay

@@ -1,0 +1,281 @@
+#include "relay/reporter/reporter.hpp"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/net/address.hpp"
+#include "common/text/charset.hpp"
+#include "kaillera/directory/v1/directory.grpc.pb.h"
+
+namespace kaillera::relay {
+
+namespace v1 = kaillera::directory::v1;
+
+struct MasterReporter::Impl {
+  std::shared_ptr<grpc::ClientContext> stream_context;  // to cancel a blocked stream on stop()
+  std::mutex context_mu;
+};
+
+std::string_view to_string(MasterReporter::State s) {
+  switch (s) {
+    case MasterReporter::State::kConnecting:
+      return "connecting";
+    case MasterReporter::State::kStreaming:
+      return "reporting";
+    case MasterReporter::State::kBackoff:
+      return "retrying";
+    case MasterReporter::State::kRefused:
+      return "refused";
+    case MasterReporter::State::kStopped:
+      return "stopped";
+  }
+  return "?";
+}
+
+namespace {
+
+void set_text(v1::RawText* t, std::string_view raw, const std::string& charset) {
+  t->set_raw(std::string(raw));
+  t->set_charset(charset);
+  t->set_text(text::to_utf8(raw, charset));
+}
+
+v1::Measurement::Source source_of(PeerMeasurement::Source s) {
+  switch (s) {
+    case PeerMeasurement::Source::kPing:
+      return v1::Measurement::SOURCE_PING;
+    case PeerMeasurement::Source::kHello:
+      return v1::Measurement::SOURCE_HELLO;
+    case PeerMeasurement::Source::kGameTraffic:
+      return v1::Measurement::SOURCE_GAME_TRAFFIC;
+    case PeerMeasurement::Source::kLoginAck:
+      return v1::Measurement::SOURCE_LOGIN_ACK;
+  }
+  return v1::Measurement::SOURCE_UNSPECIFIED;
+}
+
+std::string code_name(grpc::StatusCode c) {
+  static const char* kNames[] = {
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS", "UNAUTHENTICATED"};
+  const auto i = static_cast<std::size_t>(c);
+  return i < std::size(kNames) ? kNames[i] : "CODE_" + std::to_string(i);
+}
+
+std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+MasterReporter::MasterReporter(ReporterOptions options, RelayIdentity identity)
+    : options_(std::move(options)), identity_(std::move(identity)), impl_(std::make_unique<Impl>()) {}
+
+MasterReporter::~MasterReporter() {
+  stop();
+}
+
+void MasterReporter::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void MasterReporter::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  {
+    std::lock_guard lock(impl_->context_mu);
+    if (impl_->stream_context) impl_->stream_context->TryCancel();
+  }
+  if (thread_.joinable()) thread_.join();
+  state_ = State::kStopped;
+}
+
+void MasterReporter::publish(ReportData data) {
+  {
+    std::lock_guard lock(mu_);
+    latest_ = std::move(data);
+    fresh_ = true;
+  }
+}
+
+void MasterReporter::on_probe(std::function<void(ProbeRequestData)> handler) {
+  std::lock_guard lock(mu_);
+  probe_handler_ = std::move(handler);
+}
+
+std::string MasterReporter::relay_id() const {
+  std::lock_guard lock(mu_);
+  return relay_id_;
+}
+
+void MasterReporter::set_state(State s, const std::string& detail) {
+  const State old = state_.exchange(s);
+  if (old == s) return;  // log once per change of state, not every retry
+  if (s == State::kStreaming) {
+    spdlog::info("master {}: reporting ({})", options_.master, detail);
+  } else {
+    spdlog::warn("master {}: {} ({})", options_.master, to_string(s), detail);
+  }
+}
+
+bool MasterReporter::wait_for(std::chrono::milliseconds d) {
+  std::unique_lock lock(mu_);
+  return !cv_.wait_for(lock, d, [this] { return stopping_; });
+}
+
+void MasterReporter::run() {
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (!options_.tls_ca.empty()) {
+    std::ifstream f(options_.tls_ca);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = ss.str();
+    creds = grpc::SslCredentials(o);
+  }
+  auto backoff = options_.initial_backoff;
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    auto channel = grpc::CreateChannel(options_.master, creds);
+    auto stub = v1::RelayRegistry::NewStub(channel);
+
+    // Register.
+    v1::RegisterRequest req;
+    req.set_token(options_.token);
+    auto* info = req.mutable_info();
+    set_text(info->mutable_name(), identity_.name, identity_.charset);
+    set_text(info->mutable_location(), identity_.location, identity_.charset);
+    info->set_public_host(identity_.public_host);
+    info->set_handshake_port(identity_.handshake_port);
+    info->set_game_port_first(identity_.game_port_first);
+    info->set_game_port_last(identity_.game_port_last);
+    info->set_website(identity_.website);
+    info->set_version(identity_.version);
+    info->set_max_users(identity_.max_users);
+    info->set_max_games(identity_.max_games);
+    info->set_charset(identity_.charset);
+    v1::RegisterResponse resp;
+    grpc::ClientContext reg_ctx;
+    reg_ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_deadline);
+    const grpc::Status st = stub->Register(&reg_ctx, req, &resp);
+    if (!st.ok()) {
+      ++connect_failures_;
+      const bool refused = st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+                           st.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+                           st.error_code() == grpc::StatusCode::INVALID_ARGUMENT;
+      set_state(refused ? State::kRefused : State::kBackoff,
+                "register: " + code_name(st.error_code()) + ": " + st.error_message());
+      if (!wait_for(backoff)) return;
+      backoff = std::min(options_.max_backoff, backoff * 2);
+      continue;
+    }
+    {
+      std::lock_guard lock(mu_);
+      relay_id_ = resp.relay_id();
+    }
+    if (resp.report_interval_ms() > 0) interval_ms_ = resp.report_interval_ms();
+
+    // The stream.
+    auto ctx = std::make_shared<grpc::ClientContext>();
+    {
+      std::lock_guard lock(impl_->context_mu);
+      impl_->stream_context = ctx;
+    }
+    auto stream = stub->Report(ctx.get());
+    v1::RelayMessage hello;
+    hello.mutable_hello()->set_relay_id(resp.relay_id());
+    hello.mutable_hello()->set_session_key(resp.session_key());
+    bool ok = stream->Write(hello);
+    std::thread reader([&] {
+      v1::MasterMessage m;
+      while (stream->Read(&m)) {
+        if (!m.has_probe()) continue;
+        ProbeRequestData p;
+        p.master = options_.master;
+        p.request_id = m.probe().request_id();
+        p.addresses.assign(m.probe().addresses().begin(), m.probe().addresses().end());
+        p.deadline_ms = m.probe().deadline_ms();
+        std::function<void(ProbeRequestData)> h;
+        {
+          std::lock_guard lock(mu_);
+          h = probe_handler_;
+        }
+        if (h) h(std::move(p));
+      }
+    });
+    bool first = true;
+    while (ok) {
+      ReportData data;
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) break;
+        data = latest_;
+        fresh_ = false;
+      }
+      v1::RelayMessage msg;
+      auto* r = msg.mutable_report();
+      r->set_users(data.snapshot.users);
+      r->set_games(data.snapshot.games);
+      r->set_playing_games(data.snapshot.playing_games);
+      for (const auto& w : data.snapshot.waiting) {
+        auto* g = r->add_waiting();
+        g->set_game_id(w.id);
+        set_text(g->mutable_rom(), w.rom, identity_.charset);
+        set_text(g->mutable_owner(), w.owner, identity_.charset);
+        set_text(g->mutable_emulator(), w.emulator, identity_.charset);
+        g->set_players(w.players);
+        g->set_max_players(w.max_players);
+      }
+      const auto now_wall = std::chrono::system_clock::now();
+      const auto now_steady = Clock::now();
+      for (const auto& m : data.measurements) {
+        auto* out = r->add_measurements();
+        out->set_address(net::ip_to_string(m.ip));
+        out->set_hops(m.hops);
+        out->set_rtt_ms(m.rtt_ms);
+        out->set_measured_unix_ms(unix_ms(
+            now_wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(now_steady - m.when)));
+        out->set_source(source_of(m.source));
+      }
+      r->set_sent_unix_ms(unix_ms(now_wall));
+      ok = stream->Write(msg);
+      if (!ok) break;
+      ++reports_sent_;
+      if (first) {
+        set_state(State::kStreaming, "relay id " + resp.relay_id());
+        backoff = options_.initial_backoff;
+        first = false;
+      }
+      if (!wait_for(report_interval())) break;
+    }
+    ctx->TryCancel();
+    reader.join();
+    const grpc::Status fin = stream->Finish();
+    {
+      std::lock_guard lock(impl_->context_mu);
+      impl_->stream_context.reset();
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    ++connect_failures_;
+    set_state(State::kBackoff, "stream ended: " + code_name(fin.error_code()) + " " + fin.error_message());
+    if (!wait_for(backoff)) return;
+    backoff = std::min(options_.max_backoff, backoff * 2);
+  }
+}
+
+}  // namespace kaillera::relay

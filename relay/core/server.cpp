@@ -272,8 +272,7 @@ void Server::Impl::flush(TimePoint /*now*/, Sink& out) {
     auto it = sessions.find(id);
     if (it == sessions.end()) continue;
     Session& s = *it->second;
-    for (int i = 0; i < 16 && s.tx.pending() > 0; ++i)
-      flush_one(s, out);
+    for (int i = 0; i < 16 && s.tx.pending() > 0 && !s.silent; ++i) flush_one(s, out);
     if (per_client_ports) free_ports.push_back(s.local_port);
     sessions.erase(it);
   }
@@ -392,6 +391,19 @@ void Server::Impl::on_bundle(std::uint16_t local_port, const net::Endpoint& from
     return;
   }
   Session& s = *it->second;
+  if (s.state == SessionState::kLoggedIn && has_pending_hello(local_port, from.ip)) {
+    // A logged-in client never sends 0x03 again: a login from a known address after a fresh HELLO is the
+    // same client restarted on the same ip:port (§1.2). The old session goes, the new one starts.
+    for (std::size_t i = 0; i < b->count; ++i) {
+      if (b->messages[i].type == static_cast<std::uint8_t>(proto::MessageType::kUserInformation) &&
+          b->messages[i].seq == 0) {
+        remove_session(s, "Reconnected", now);
+        s.silent = true;  // its address now belongs to the new session: nothing more goes to the old one
+        on_login_packet(local_port, from, *b, data, now, out);
+        return;
+      }
+    }
+  }
   s.last_heard = now;
   if (s.state == SessionState::kAcking) s.last_request_size = data.size();
   auto acc = s.rx.accept(*b);
@@ -418,6 +430,15 @@ void Server::Impl::on_bundle(std::uint16_t local_port, const net::Endpoint& from
     on_message(s, raw.type, raw.body, now, out);
     if (s.state == SessionState::kClosing) break;
   }
+}
+
+bool Server::Impl::has_pending_hello(std::uint16_t local_port, std::uint32_t ip) const {
+  if (per_client_ports) {
+    auto p = pending_by_port.find(local_port);
+    return p != pending_by_port.end() && p->second.ip == ip;
+  }
+  auto p = pending_by_ip.find(ip);
+  return p != pending_by_ip.end() && !p->second.empty();
 }
 
 void Server::Impl::on_login_packet(std::uint16_t local_port, const net::Endpoint& from,

@@ -37,7 +37,8 @@ struct Session {
 
   proto::ReceiveWindow rx;
   proto::Outbox tx;
-  bool dirty = false;  // has pending messages: flush at the end of this step
+  bool dirty = false;   // has pending messages: flush at the end of this step
+  bool silent = false;  // closing without sending anything more (its address was taken over)
 
   // Login ACK round trips.
   int acks = 0;
@@ -188,6 +189,7 @@ struct Server::Impl {
   void on_message(Session& s, std::uint8_t type, ByteSpan body, TimePoint now, Sink& out);
   void on_login_packet(std::uint16_t local_port, const net::Endpoint& from, const proto::Bundle& b,
                        ByteSpan data, TimePoint now, Sink& out);
+  bool has_pending_hello(std::uint16_t local_port, std::uint32_t ip) const;
   void on_client_ack(Session& s, TimePoint now);
   void complete_login(Session& s, TimePoint now);
   void send_server_status(Session& s);

@@ -186,6 +186,21 @@ TEST(RelayLogin, SessionIsKeyedOnTheLoginNotTheHelloPort) {
   EXPECT_EQ(h.all_sent.back().to.port, 6000);
 }
 
+TEST(RelayLogin, AClientRestartedOnTheSameAddressLogsInAgain) {
+  Harness h;
+  auto& a = h.client(ip(203, 0, 113, 1), 7000);
+  auto& b = h.client(ip(203, 0, 113, 2));
+  ASSERT_TRUE(a.login("alice"));
+  ASSERT_TRUE(b.login("bob"));
+  // The same program restarts with the same fixed port: new seqs from 0, a new HELLO first. Nothing of the
+  // old session may reach the address any more (its seqs would push the new window ahead).
+  auto& again = h.client(ip(203, 0, 113, 1), 7000);
+  ASSERT_TRUE(again.login("alice"));
+  EXPECT_EQ(again.lost, 0u);
+  EXPECT_EQ(b.got<p::UserQuit>().back().message, "Reconnected");
+  EXPECT_EQ(h.server().snapshot().users, 2u);
+}
+
 TEST(RelayLogin, LoginWithoutHelloIsIgnored) {
   Harness h;
   auto& a = h.client(ip(203, 0, 113, 1));

@@ -95,7 +95,9 @@ class Outbox {
   std::uint16_t next_seq() const { return next_seq_; }
 
   // Writes one datagram holding up to `max_new` pending messages (the oldest pending first, so seqs stay in
-  // order) and up to `redundancy` already-sent ones; never above max_datagram bytes or 32 messages.
+  // order) and repeats what the previous `redundancy` datagrams carried as new (at least `redundancy`
+  // messages), so any `redundancy` datagrams lost in a row cost nothing; never above max_datagram bytes or
+  // 32 messages, which bound the repetition when bursts were large.
   // Returns the datagram size, 0 when nothing is pending.
   std::size_t write_next(std::span<std::uint8_t> out, std::size_t redundancy, std::size_t max_new = 8);
 
@@ -115,6 +117,9 @@ class Outbox {
   const Slot& from_newest(std::size_t back) const;
   std::size_t write(std::span<std::uint8_t> out, std::size_t newest_back, std::size_t max_count);
 
+  static constexpr std::size_t kRecentDatagrams = 16;
+  std::array<std::uint8_t, kRecentDatagrams> recent_new_{};  // new messages per recent datagram
+  std::size_t recent_head_ = 0;
   std::vector<Slot> ring_;
   std::size_t history_;
   std::size_t max_datagram_;

@@ -272,7 +272,8 @@ void Server::Impl::flush(TimePoint /*now*/, Sink& out) {
     auto it = sessions.find(id);
     if (it == sessions.end()) continue;
     Session& s = *it->second;
-    for (int i = 0; i < 16 && s.tx.pending() > 0 && !s.silent; ++i) flush_one(s, out);
+    for (int i = 0; i < 16 && s.tx.pending() > 0 && !s.silent; ++i)
+      flush_one(s, out);
     if (per_client_ports) free_ports.push_back(s.local_port);
     sessions.erase(it);
   }
@@ -394,9 +395,11 @@ void Server::Impl::on_bundle(std::uint16_t local_port, const net::Endpoint& from
   if (s.state == SessionState::kLoggedIn && has_pending_hello(local_port, from.ip)) {
     // A logged-in client never sends 0x03 again: a login from a known address after a fresh HELLO is the
     // same client restarted on the same ip:port (§1.2). The old session goes, the new one starts.
-    for (std::size_t i = 0; i < b->count; ++i) {
-      if (b->messages[i].type == static_cast<std::uint8_t>(proto::MessageType::kUserInformation) &&
-          b->messages[i].seq == 0) {
+    // Only when the login is the newest message: a resend of the old session repeats its login too, but
+    // always behind the newer messages that followed it.
+    if (b->messages[0].type == static_cast<std::uint8_t>(proto::MessageType::kUserInformation) &&
+        b->messages[0].seq == 0) {
+      {
         remove_session(s, "Reconnected", now);
         s.silent = true;  // its address now belongs to the new session: nothing more goes to the old one
         on_login_packet(local_port, from, *b, data, now, out);

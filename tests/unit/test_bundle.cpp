@@ -153,6 +153,25 @@ TEST(Outbox, SeveralPendingGoOutOldestFirstWithoutHoles) {
     EXPECT_EQ(got[i], i);
 }
 
+TEST(Outbox, RedundancyCoversWholeDatagramsNotJustMessages) {
+  // A fan-out of four messages in one datagram, then one more: if the four-message datagram is lost, the next
+  // one must still carry all four (plus what came before, up to `redundancy` datagrams back).
+  p::Outbox o(32, 1400);
+  std::vector<std::uint8_t> d(1400);
+  o.push(p::KeepAlive{});
+  o.write_next(d, 3);  // seq 0, alone
+  for (int i = 0; i < 4; ++i)
+    o.push(p::KeepAlive{});
+  o.write_next(d, 3);  // seqs 1-4: "lost"
+  o.push(p::KeepAlive{});
+  const auto n = o.write_next(d, 3);  // seq 5
+  auto b = p::parse_bundle(p::Bytes(d).first(n));
+  ASSERT_TRUE(b);
+  ASSERT_EQ(b->count, 6u);  // 5, then 4..1 (the lost datagram), then 0 (the one before it)
+  for (std::size_t k = 0; k < b->count; ++k)
+    EXPECT_EQ(b->messages[k].seq, 5 - k);
+}
+
 TEST(Outbox, DatagramsStayUnderTheByteLimit) {
   p::Outbox o(16, 300);
   std::vector<std::uint8_t> d(2048);

@@ -100,11 +100,18 @@ void MasterReporter::stop() {
 }
 
 void MasterReporter::publish(ReportData data) {
-  {
-    std::lock_guard lock(mu_);
-    latest_ = std::move(data);
-    fresh_ = true;
+  std::lock_guard lock(mu_);
+  latest_.snapshot = std::move(data.snapshot);
+  latest_.taken = data.taken;
+  // Measurements accumulate until a report carries them (bounded: the oldest are dropped first).
+  constexpr std::size_t kMaxPending = 20000;
+  for (auto& m : data.measurements)
+    latest_.measurements.push_back(m);
+  if (latest_.measurements.size() > kMaxPending) {
+    latest_.measurements.erase(latest_.measurements.begin(),
+                               latest_.measurements.end() - static_cast<std::ptrdiff_t>(kMaxPending));
   }
+  fresh_ = true;
 }
 
 void MasterReporter::on_probe(std::function<void(ProbeRequestData)> handler) {
@@ -125,6 +132,11 @@ void MasterReporter::set_state(State s, const std::string& detail) {
   } else {
     spdlog::warn("master {}: {} ({})", options_.master, to_string(s), detail);
   }
+}
+
+bool MasterReporter::stopping_now() {
+  std::lock_guard lock(mu_);
+  return stopping_;
 }
 
 bool MasterReporter::wait_for(std::chrono::milliseconds d) {
@@ -167,9 +179,18 @@ void MasterReporter::run() {
     info->set_max_games(identity_.max_games);
     info->set_charset(identity_.charset);
     v1::RegisterResponse resp;
-    grpc::ClientContext reg_ctx;
-    reg_ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_deadline);
-    const grpc::Status st = stub->Register(&reg_ctx, req, &resp);
+    auto reg_ctx = std::make_shared<grpc::ClientContext>();
+    reg_ctx->set_deadline(std::chrono::system_clock::now() + options_.rpc_deadline);
+    {
+      std::lock_guard lock(impl_->context_mu);
+      if (stopping_now()) return;
+      impl_->stream_context = reg_ctx;  // stop() cancels a registration under way too
+    }
+    const grpc::Status st = stub->Register(reg_ctx.get(), req, &resp);
+    {
+      std::lock_guard lock(impl_->context_mu);
+      impl_->stream_context.reset();
+    }
     if (!st.ok()) {
       ++connect_failures_;
       const bool refused = st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
@@ -191,6 +212,7 @@ void MasterReporter::run() {
     auto ctx = std::make_shared<grpc::ClientContext>();
     {
       std::lock_guard lock(impl_->context_mu);
+      if (stopping_now()) return;
       impl_->stream_context = ctx;
     }
     auto stream = stub->Report(ctx.get());
@@ -221,7 +243,8 @@ void MasterReporter::run() {
       {
         std::lock_guard lock(mu_);
         if (stopping_) break;
-        data = latest_;
+        data.snapshot = latest_.snapshot;
+        data.measurements.swap(latest_.measurements);
         fresh_ = false;
       }
       v1::RelayMessage msg;

@@ -62,7 +62,8 @@ class MasterReporter {
 
   void start();
   void stop();
-  // Hands over the newest data; the next report sends it. Never blocks on the network.
+  // Hands over the newest snapshot and any new measurements (they accumulate until a report carries them).
+  // Never blocks on the network.
   void publish(ReportData data);
   // Called on the reporter's thread for every probe request from the master.
   void on_probe(std::function<void(ProbeRequestData)> handler);
@@ -79,6 +80,7 @@ class MasterReporter {
   void run();
   void set_state(State s, const std::string& detail);
   bool wait_for(std::chrono::milliseconds d);  // false when stopping
+  bool stopping_now();
 
   ReporterOptions options_;
   RelayIdentity identity_;

@@ -1,0 +1,277 @@
+#include <utility>  // before Asio (TOOLCHAIN.md)
+
+#include "relay/shell/metrics.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <string_view>
+#include <system_error>
+#include <unordered_set>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+namespace kaillera::relay::shell {
+
+// ---- text format
+// --------------------------------------------------------------------------------------------
+
+// A new Counters field must be exported here too; this fails to compile until it is.
+static_assert(sizeof(Counters) == 24 * sizeof(std::uint64_t), "Counters changed: update render_metrics()");
+
+namespace {
+
+void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+void sample(std::string& out, std::string_view name, std::uint64_t value, std::string_view labels = {}) {
+  out.append(name);
+  if (!labels.empty()) out.append("{").append(labels).append("}");
+  out.append(" ").append(std::to_string(value)).append("\n");
+}
+
+void counter(std::string& out, std::string_view field, std::uint64_t value, std::string_view help) {
+  const std::string name = "kaillera_relay_" + std::string(field) + "_total";
+  family(out, name, "counter", help);
+  sample(out, name, value);
+}
+
+void gauge(std::string& out, std::string_view field, std::uint64_t value, std::string_view help) {
+  const std::string name = "kaillera_relay_" + std::string(field);
+  family(out, name, "gauge", help);
+  sample(out, name, value);
+}
+
+}  // namespace
+
+std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStats& shell) {
+  std::string out;
+  out.reserve(4096);
+  counter(out, "datagrams_in", c.datagrams_in, "UDP datagrams received on all ports.");
+  counter(out, "datagrams_out", c.datagrams_out, "UDP datagrams the core sent.");
+  counter(out, "bytes_in", c.bytes_in, "UDP payload bytes received.");
+  counter(out, "bytes_out", c.bytes_out, "UDP payload bytes the core sent.");
+
+  family(out, "kaillera_relay_dropped_datagrams_total", "counter", "Datagrams dropped, by reason.");
+  sample(out, "kaillera_relay_dropped_datagrams_total", c.drop_malformed, "reason=\"malformed\"");
+  sample(out, "kaillera_relay_dropped_datagrams_total", c.drop_rate_limited, "reason=\"rate_limited\"");
+  sample(out, "kaillera_relay_dropped_datagrams_total", c.drop_unknown_session, "reason=\"unknown_session\"");
+  sample(out, "kaillera_relay_dropped_datagrams_total", c.drop_bad_message, "reason=\"bad_message\"");
+
+  counter(out, "hellos", c.hellos, "HELLO requests on the handshake port.");
+  counter(out, "pings", c.pings, "Server-list PING probes answered.");
+  counter(out, "server_full", c.server_full, "HELLOs refused because the server was full.");
+  counter(out, "version_mismatch", c.version_mismatch, "HELLOs with an unsupported protocol version.");
+  counter(out, "logins", c.logins, "Completed logins.");
+  counter(out, "login_rejected", c.login_rejected, "Refused logins.");
+  counter(out, "quits", c.quits, "Users who quit.");
+  counter(out, "timeouts", c.timeouts, "Users removed by a timeout.");
+  counter(out, "games_created", c.games_created, "Game rooms created.");
+  counter(out, "games_started", c.games_started, "Games started.");
+  counter(out, "desyncs", c.desyncs, "Players dropped by the data deadline or lost input.");
+  counter(out, "resends", c.resends, "Resends to clients that missed messages.");
+  counter(out, "lost_messages", c.lost_messages, "Client messages lost for good.");
+  counter(out, "game_data_in", c.game_data_in, "Game data messages received.");
+  counter(out, "game_data_out", c.game_data_out, "Game data messages sent.");
+  counter(out, "cache_hits_out", c.cache_hits_out, "Game data sent as a cache reference (0x13).");
+
+  counter(out, "send_failures", shell.send_failures, "Datagrams the kernel did not accept.");
+  counter(out, "unknown_port_sends", shell.unknown_port_sends, "Sends from a port without a socket (a bug).");
+
+  gauge(out, "users", s.users, "Users logged in.");
+  gauge(out, "games", s.games, "Game rooms open.");
+  gauge(out, "playing_games", s.playing_games, "Game rooms playing.");
+  gauge(out, "waiting_games", s.waiting.size(), "Game rooms waiting for players.");
+
+  family(out, "kaillera_relay_start_time_seconds", "gauge", "Start time of the relay, Unix seconds.");
+  char start[64];
+  std::snprintf(start, sizeof start, "%.3f", shell.start_time_seconds);
+  out.append("kaillera_relay_start_time_seconds ").append(start).append("\n");
+  family(out, "kaillera_relay_build_info", "gauge", "Version of the relay.");
+  sample(out, "kaillera_relay_build_info", 1, "version=\"" KF_VERSION "\"");
+  return out;
+}
+
+// ---- HTTP
+// ---------------------------------------------------------------------------------------------------
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kMaxConnections = 32;
+constexpr std::size_t kMaxRequestsPerConnection = 100;
+constexpr std::size_t kHeaderLimit = 8 * 1024;
+constexpr std::size_t kBodyLimit = 4 * 1024;
+constexpr std::size_t kBufferLimit = kHeaderLimit + kBodyLimit;
+constexpr auto kIdleTimeout = std::chrono::seconds(10);
+
+class Session;
+
+}  // namespace
+
+struct MetricsServer::Impl : std::enable_shared_from_this<MetricsServer::Impl> {
+  Impl(asio::io_context& io, Render r) : acceptor(io), retry(io), render(std::move(r)) {}
+  void accept();
+  tcp::acceptor acceptor;
+  asio::steady_timer retry;  // after an accept error such as EMFILE
+  Render render;
+  std::unordered_set<Session*> sessions;
+  bool stopped = false;
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<MetricsServer::Impl> owner)
+      : stream_(std::move(socket)), buffer_(kBufferLimit), owner_(std::move(owner)) {
+    owner_->sessions.insert(this);
+  }
+  ~Session() { owner_->sessions.erase(this); }
+
+  void start() { read(); }
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(kBodyLimit);
+    stream_.expires_after(kIdleTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == beast::error::timeout || ec == asio::error::connection_reset || owner_->stopped) {
+      close();
+      return;
+    }
+    if (ec) {  // malformed, too large: answer once and close
+      respond(http::status::bad_request, "bad request\n", 11, false);
+      return;
+    }
+    const auto& req = parser_->get();
+    ++served_;
+    const bool keep_alive = req.keep_alive() && served_ < kMaxRequestsPerConnection;
+    std::string_view target(req.target().data(), req.target().size());
+    if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      respond(http::status::method_not_allowed, "method not allowed\n", req.version(), keep_alive);
+    } else if (target != "/metrics") {
+      respond(http::status::not_found, "not found; try /metrics\n", req.version(), keep_alive);
+    } else {
+      std::string body;
+      try {
+        body = owner_->render();
+      } catch (const std::exception& e) {
+        spdlog::error("metrics: rendering failed: {}", e.what());
+        respond(http::status::internal_server_error, "error\n", req.version(), false);
+        return;
+      }
+      respond(http::status::ok, std::move(body), req.version(), keep_alive,
+              "text/plain; version=0.0.4; charset=utf-8", req.method() == http::verb::head);
+    }
+  }
+
+  void respond(http::status status, std::string body, unsigned version, bool keep_alive,
+               std::string_view content_type = "text/plain; charset=utf-8", bool head = false) {
+    res_ = {};
+    res_.result(status);
+    res_.version(version == 10 ? 10 : 11);
+    res_.set(http::field::server, "kaillera-relay/" KF_VERSION);
+    res_.set(http::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+    if (status == http::status::method_not_allowed) res_.set(http::field::allow, "GET, HEAD");
+    res_.keep_alive(keep_alive);
+    const std::size_t length = body.size();
+    if (!head) res_.body() = std::move(body);
+    res_.content_length(length);
+    stream_.expires_after(kIdleTimeout);
+    http::async_write(stream_, res_,
+                      [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                        if (ec || !keep_alive || self->owner_->stopped) {
+                          self->close();
+                          return;
+                        }
+                        self->read();
+                      });
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  std::shared_ptr<MetricsServer::Impl> owner_;
+  std::size_t served_ = 0;
+};
+
+}  // namespace
+
+void MetricsServer::Impl::accept() {
+  acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+    if (self->stopped || ec == asio::error::operation_aborted) return;
+    if (ec) {
+      spdlog::warn("metrics: accept failed: {}", ec.message());
+      self->retry.expires_after(std::chrono::milliseconds(100));
+      self->retry.async_wait([self](beast::error_code wait_ec) {
+        if (!wait_ec && !self->stopped) self->accept();
+      });
+      return;
+    }
+    if (self->sessions.size() >= kMaxConnections) {
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      std::make_shared<Session>(std::move(socket), self)->start();
+    }
+    self->accept();
+  });
+}
+
+MetricsServer::MetricsServer(asio::io_context& io, const net::Endpoint& at, Render render)
+    : impl_(std::make_shared<Impl>(io, std::move(render))) {
+  const tcp::endpoint ep(asio::ip::address_v4(at.ip), at.port);
+  impl_->acceptor.open(ep.protocol());
+  impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
+  impl_->acceptor.bind(ep);
+  impl_->acceptor.listen(asio::socket_base::max_listen_connections);
+  impl_->accept();
+}
+
+MetricsServer::~MetricsServer() {
+  stop();
+}
+
+net::Endpoint MetricsServer::local() const {
+  beast::error_code ec;
+  const auto ep = impl_->acceptor.local_endpoint(ec);
+  if (ec) return {};
+  return net::Endpoint{ep.address().to_v4().to_uint(), ep.port()};
+}
+
+void MetricsServer::stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  beast::error_code ignored;
+  impl_->acceptor.close(ignored);
+  impl_->retry.cancel();
+  for (Session* s : impl_->sessions)
+    s->close();
+}
+
+}  // namespace kaillera::relay::shell

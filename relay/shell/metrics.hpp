@@ -1,0 +1,51 @@
+// The Prometheus endpoint: render_metrics() turns the core's counters and snapshot into the text exposition
+// format; MetricsServer is a small HTTP/1.1 server (Boost.Beast) on the shell's io_context that answers
+// GET /metrics and 404 for anything else. Requests are bounded in size and time; bad input closes the
+// connection, never the process.
+#pragma once
+
+#include <utility>  // before Asio (TOOLCHAIN.md)
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>  // server.hpp uses std::span
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "common/net/address.hpp"
+#include "relay/core/server.hpp"
+
+namespace kaillera::relay::shell {
+
+// What the shell counts beside the core.
+struct ShellStats {
+  std::uint64_t send_failures = 0;       // datagrams the kernel did not take (would block or refused)
+  std::uint64_t unknown_port_sends = 0;  // the core asked to send from a port the shell has no socket for
+  double start_time_seconds = 0;         // Unix time of the start
+};
+
+std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStats& shell);
+
+class MetricsServer {
+ public:
+  using Render = std::function<std::string()>;
+
+  // Binds and listens on `at` (port 0 = ephemeral). Throws std::system_error when it cannot.
+  MetricsServer(boost::asio::io_context& io, const net::Endpoint& at, Render render);
+  ~MetricsServer();
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  net::Endpoint local() const;
+  // Stops accepting and closes open connections.
+  void stop();
+
+  struct Impl;  // defined in metrics.cpp
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace kaillera::relay::shell

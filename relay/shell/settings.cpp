@@ -1,0 +1,442 @@
+#include "relay/shell/settings.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <toml++/toml.h>
+
+#include "common/net/address.hpp"
+
+namespace kaillera::relay::shell {
+namespace {
+
+// ---- TOML -------------------------------------------------------------------------------------------------
+
+std::string type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    default:
+      return "nothing";
+  }
+}
+
+// A setter checks the node's type and range and stores it; it returns "" or "must be ... (got ...)".
+using Setter = std::function<std::string(const toml::node&, Settings&)>;
+
+template <typename T>
+Setter uint_key(T Config::*field, std::int64_t min, std::int64_t max) {
+  return [=](const toml::node& n, Settings& s) -> std::string {
+    const std::string want = "must be an integer " + std::to_string(min) + ".." + std::to_string(max);
+    const auto* v = n.as_integer();
+    if (v == nullptr) return want + " (got " + type_name(n) + ")";
+    const std::int64_t x = v->get();
+    if (x < min || x > max) return want + " (got " + std::to_string(x) + ")";
+    s.core.*field = static_cast<T>(x);
+    return {};
+  };
+}
+
+Setter millis_key(Millis Config::*field, std::int64_t max) {
+  return [=](const toml::node& n, Settings& s) -> std::string {
+    const std::string want = "must be an integer number of milliseconds 0.." + std::to_string(max);
+    const auto* v = n.as_integer();
+    if (v == nullptr) return want + " (got " + type_name(n) + ")";
+    const std::int64_t x = v->get();
+    if (x < 0 || x > max) return want + " (got " + std::to_string(x) + ")";
+    s.core.*field = Millis(x);
+    return {};
+  };
+}
+
+Setter bool_key(bool Config::*field) {
+  return [=](const toml::node& n, Settings& s) -> std::string {
+    const auto* v = n.as_boolean();
+    if (v == nullptr) return "must be true or false (got " + type_name(n) + ")";
+    s.core.*field = v->get();
+    return {};
+  };
+}
+
+Setter double_key(double Config::*field, double min, double max) {
+  return [=](const toml::node& n, Settings& s) -> std::string {
+    std::ostringstream want;
+    want << "must be a number " << min << ".." << max;
+    double x = 0;
+    if (const auto* i = n.as_integer()) {
+      x = static_cast<double>(i->get());
+    } else if (const auto* f = n.as_floating_point()) {
+      x = f->get();
+    } else {
+      return want.str() + " (got " + type_name(n) + ")";
+    }
+    if (!std::isfinite(x) || x < min || x > max) return want.str() + " (got " + std::to_string(x) + ")";
+    s.core.*field = x;
+    return {};
+  };
+}
+
+std::string get_string(const toml::node& n, std::string& out) {
+  const auto* v = n.as_string();
+  if (v == nullptr) return "must be a string (got " + type_name(n) + ")";
+  out = v->get();
+  return {};
+}
+
+Setter string_key(std::string Config::*field) {
+  return [=](const toml::node& n, Settings& s) { return get_string(n, s.core.*field); };
+}
+
+Setter shell_string_key(std::string Settings::*field) {
+  return [=](const toml::node& n, Settings& s) { return get_string(n, s.*field); };
+}
+
+// An array of strings; `allow_single` also takes one plain string.
+std::string get_strings(const toml::node& n, std::vector<std::string>& out, bool allow_single) {
+  if (allow_single && n.is_string()) {
+    out = {n.as_string()->get()};
+    return {};
+  }
+  const std::string want =
+      allow_single ? "must be a string or an array of strings" : "must be an array of strings";
+  const auto* a = n.as_array();
+  if (a == nullptr) return want + " (got " + type_name(n) + ")";
+  std::vector<std::string> values;
+  for (std::size_t i = 0; i < a->size(); ++i) {
+    const auto* v = (*a)[i].as_string();
+    if (v == nullptr) return want + " (element " + std::to_string(i) + " is " + type_name((*a)[i]) + ")";
+    values.push_back(v->get());
+  }
+  out = std::move(values);
+  return {};
+}
+
+const std::map<std::string, Setter, std::less<>>& toml_keys() {
+  constexpr std::int64_t kU32 = std::numeric_limits<std::uint32_t>::max();
+  constexpr std::int64_t kWeekMs = 7ll * 24 * 3600 * 1000;
+  static const std::map<std::string, Setter, std::less<>> keys = {
+      // Identity and addresses.
+      {"name", string_key(&Config::name)},
+      {"location", string_key(&Config::location)},
+      {"website", string_key(&Config::website)},
+      {"public_address", string_key(&Config::public_address)},
+      {"listen", string_key(&Config::listen)},
+      {"game_ports",
+       [](const toml::node& n, Settings& s) -> std::string {
+         const std::string want = "must be a port, \"PORT\" or \"FIRST-LAST\"";
+         std::optional<std::pair<std::uint16_t, std::uint16_t>> ports;
+         if (const auto* i = n.as_integer()) {
+           if (i->get() < 0 || i->get() > 65535) return want + " (got " + std::to_string(i->get()) + ")";
+           ports = std::pair{static_cast<std::uint16_t>(i->get()), static_cast<std::uint16_t>(i->get())};
+         } else if (const auto* t = n.as_string()) {
+           ports = parse_game_ports(t->get());
+           if (!ports) return want + " (got \"" + t->get() + "\")";
+         } else {
+           return want + " (got " + type_name(n) + ")";
+         }
+         s.core.game_port_first = ports->first;
+         s.core.game_port_last = ports->second;
+         return {};
+       }},
+      {"charset", string_key(&Config::charset)},
+      // Admission.
+      {"max_users", uint_key(&Config::max_users, 0, kU32)},
+      {"max_ping_ms", uint_key(&Config::max_ping_ms, 1, kU32)},
+      {"allowed_conn_types",
+       [](const toml::node& n, Settings& s) -> std::string {
+         const std::string want = "must be an array of connection types 1..6 (1 LAN .. 6 Bad)";
+         const auto* a = n.as_array();
+         if (a == nullptr) return want + " (got " + type_name(n) + ")";
+         std::uint8_t mask = 0;
+         for (std::size_t i = 0; i < a->size(); ++i) {
+           const auto* v = (*a)[i].as_integer();
+           if (v == nullptr || v->get() < 1 || v->get() > 6) {
+             return want + " (element " + std::to_string(i) + " is not one)";
+           }
+           mask = static_cast<std::uint8_t>(mask | (1u << v->get()));
+         }
+         s.core.allowed_conn_types = mask;
+         return {};
+       }},
+      {"admins", [](const toml::node& n, Settings& s) { return get_strings(n, s.core.admins, false); }},
+      {"motd", [](const toml::node& n, Settings& s) { return get_strings(n, s.core.motd, false); }},
+      // Limits.
+      {"max_name_length", uint_key(&Config::max_name_length, 1, 31)},
+      {"max_emulator_length", uint_key(&Config::max_emulator_length, 1, 127)},
+      {"max_game_name_length", uint_key(&Config::max_game_name_length, 1, 127)},
+      {"max_chat_length", uint_key(&Config::max_chat_length, 1, 1000)},
+      {"max_game_chat_length", uint_key(&Config::max_game_chat_length, 1, 1000)},
+      {"max_quit_length", uint_key(&Config::max_quit_length, 0, 127)},
+      {"max_players", uint_key(&Config::max_players, 1, 8)},
+      {"max_games", uint_key(&Config::max_games, 0, kU32)},
+      {"chat_flood_ms", millis_key(&Config::chat_flood, kWeekMs)},
+      {"create_flood_ms", millis_key(&Config::create_flood, kWeekMs)},
+      {"allow_mixed_conn_types", bool_key(&Config::allow_mixed_conn_types)},
+      {"allow_single_player", bool_key(&Config::allow_single_player)},
+      // Timeouts.
+      {"login_timeout_ms", millis_key(&Config::login_timeout, kWeekMs)},
+      {"keepalive_timeout_ms", millis_key(&Config::keepalive_timeout, kWeekMs)},
+      {"idle_timeout_ms", millis_key(&Config::idle_timeout, kWeekMs)},
+      {"data_deadline_ms", millis_key(&Config::data_deadline, kWeekMs)},
+      {"resend_min_interval_ms", millis_key(&Config::resend_min_interval, kWeekMs)},
+      // Wire.
+      {"redundancy", uint_key(&Config::redundancy, 0, 8)},
+      {"max_datagram", uint_key(&Config::max_datagram, 512, 8192)},
+      {"burst_redundancy", uint_key(&Config::burst_redundancy, 0, 16)},
+      // Status bytes.
+      {"user_status_playing", uint_key(&Config::user_status_playing, 0, 2)},
+      {"user_status_idle", uint_key(&Config::user_status_idle, 0, 2)},
+      {"user_status_connecting", uint_key(&Config::user_status_connecting, 0, 2)},
+      {"game_status_waiting", uint_key(&Config::game_status_waiting, 0, 2)},
+      {"game_status_playing", uint_key(&Config::game_status_playing, 0, 2)},
+      {"game_status_netsync", uint_key(&Config::game_status_netsync, 0, 2)},
+      // Handshake port abuse limits.
+      {"hello_rate", double_key(&Config::hello_rate, 0.001, 1e6)},
+      {"hello_burst", double_key(&Config::hello_burst, 1, 1e6)},
+      // Shell.
+      {"master", [](const toml::node& n, Settings& s) { return get_strings(n, s.masters, true); }},
+      {"token", shell_string_key(&Settings::token)},
+      {"announce", [](const toml::node& n, Settings& s) { return get_strings(n, s.announce, true); }},
+      {"metrics", shell_string_key(&Settings::metrics)},
+      {"log_level", shell_string_key(&Settings::log_level)},
+  };
+  return keys;
+}
+
+// validate() names Config fields; the TOML file spells durations with a unit suffix.
+std::string with_toml_key_names(std::string message) {
+  static constexpr std::string_view kDurations[] = {"chat_flood",         "create_flood", "login_timeout",
+                                                    "keepalive_timeout",  "idle_timeout", "data_deadline",
+                                                    "resend_min_interval"};
+  for (std::string_view field : kDurations) {
+    if (message.size() > field.size() && message.compare(0, field.size(), field) == 0 &&
+        message[field.size()] == ':') {
+      return std::string(field) + "_ms" + message.substr(field.size());
+    }
+  }
+  return message;
+}
+
+// ---- command line
+// ------------------------------------------------------------------------------------------
+
+std::optional<std::uint32_t> parse_u32(std::string_view text) {
+  std::uint32_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size() || text.empty()) return std::nullopt;
+  return v;
+}
+
+bool valid_host_port(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  const auto port = parse_u32(text.substr(colon + 1));
+  if (!port || *port == 0 || *port > 65535) return false;
+  const std::string_view host = text.substr(0, colon);
+  return std::none_of(host.begin(), host.end(), [](char c) { return c == ' ' || c == '/' || c < 0x21; });
+}
+
+LoadResult fail(std::string message) {
+  LoadResult r;
+  r.exit = true;
+  r.exit_code = kExitConfig;
+  r.error = std::move(message);
+  return r;
+}
+
+}  // namespace
+
+std::optional<std::pair<std::uint16_t, std::uint16_t>> parse_game_ports(std::string_view text) {
+  const auto dash = text.find('-');
+  const auto first = parse_u32(text.substr(0, dash));
+  if (!first || *first > 65535) return std::nullopt;
+  if (dash == std::string_view::npos) {
+    return std::pair{static_cast<std::uint16_t>(*first), static_cast<std::uint16_t>(*first)};
+  }
+  const auto last = parse_u32(text.substr(dash + 1));
+  if (!last || *last > 65535 || *first == 0 || *last < *first) return std::nullopt;
+  return std::pair{static_cast<std::uint16_t>(*first), static_cast<std::uint16_t>(*last)};
+}
+
+bool valid_log_level(std::string_view level) {
+  static constexpr std::string_view kLevels[] = {"trace", "debug",    "info", "warn",
+                                                 "error", "critical", "off"};
+  return std::find(std::begin(kLevels), std::end(kLevels), level) != std::end(kLevels);
+}
+
+std::string apply_toml(std::string_view text, std::string_view source, Settings& s) {
+  const std::string src(source);
+  toml::table table;
+  try {
+    table = toml::parse(text, src);
+  } catch (const toml::parse_error& e) {
+    return src + ":" + std::to_string(e.source().begin.line) + ":" + std::to_string(e.source().begin.column) +
+           ": " + std::string(e.description());
+  }
+  const auto& keys = toml_keys();
+  // In file order, so the first problem reported is the first one in the file.
+  std::vector<std::pair<std::string, const toml::node*>> items;
+  for (auto&& [key, node] : table)
+    items.emplace_back(std::string(key.str()), &node);
+  std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
+    return a.second->source().begin.line < b.second->source().begin.line;
+  });
+  for (const auto& [key, node] : items) {
+    const std::string where = " (line " + std::to_string(node->source().begin.line) + ")";
+    auto it = keys.find(key);
+    if (it == keys.end()) return src + ": unknown key '" + key + "'" + where;
+    if (std::string problem = it->second(*node, s); !problem.empty()) {
+      return src + ": key '" + key + "' " + problem + where;
+    }
+  }
+  return {};
+}
+
+std::string apply_toml_file(const std::string& path, Settings& s) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return path + ": cannot open the config file";
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return path + ": cannot read the config file";
+  return apply_toml(text.str(), path, s);
+}
+
+std::string check_settings(const Settings& s) {
+  if (std::string problem = validate(s.core); !problem.empty())
+    return with_toml_key_names(std::move(problem));
+  if (!valid_log_level(s.log_level)) {
+    return "log_level: '" + s.log_level + "' is not one of trace, debug, info, warn, error, critical, off";
+  }
+  if (!s.metrics.empty() && !net::parse_endpoint(s.metrics)) {
+    return "metrics: '" + s.metrics + "' is not IPv4:PORT";
+  }
+  for (const auto& m : s.masters) {
+    if (!valid_host_port(m)) return "master: '" + m + "' is not HOST:PORT";
+  }
+  for (const auto& url : s.announce) {
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      return "announce: '" + url + "' is not an http:// or https:// URL";
+    }
+  }
+  if (s.core.public_address.find_first_of(" \t\r\n/") != std::string::npos) {
+    return "public_address: '" + s.core.public_address + "' is not a host name or address";
+  }
+  if (s.core.charset.empty()) return "charset: must not be empty";
+  return {};
+}
+
+LoadResult load_settings(int argc, const char* const* argv) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i)
+    args.emplace_back(argv[i]);
+  return load_settings(args);
+}
+
+LoadResult load_settings(const std::vector<std::string>& args) {
+  CLI::App app{
+      "kaillera-relay: a Kaillera netplay relay server (Kaillera Federation).\n"
+      "Flags override the config file; docs/OPERATING.md describes every key.",
+      "kaillera-relay"};
+  std::string config_file, listen, game_ports, name, location, website, max_users, token, public_address;
+  std::string metrics, log_level, ready_file;
+  std::vector<std::string> masters, announce;
+  bool version = false;
+
+  app.add_option("--config", config_file, "TOML config file (keys in docs/OPERATING.md)");
+  auto* o_listen = app.add_option("--listen", listen, "handshake UDP address ADDR:PORT [0.0.0.0:27888]");
+  auto* o_game =
+      app.add_option("--game-ports", game_ports,
+                     "game UDP port: PORT (one shared port) or FIRST-LAST (a port per client) [27889]");
+  auto* o_name = app.add_option("--name", name, "server name shown in the lists");
+  auto* o_location = app.add_option("--location", location, "location shown in the lists");
+  auto* o_website = app.add_option("--website", website, "website URL shown in the lists");
+  auto* o_max_users = app.add_option("--max-users", max_users, "most users at once, 0 = unlimited [100]");
+  auto* o_master = app.add_option("--master", masters, "master HOST:PORT to report to (repeatable)")
+                       ->allow_extra_args(false);
+  auto* o_token = app.add_option("--token", token, "this relay's token at its masters");
+  auto* o_public = app.add_option("--public-address", public_address, "address players reach this relay at");
+  auto* o_announce =
+      app.add_option("--announce", announce, "public list touch URL (repeatable)")->allow_extra_args(false);
+  auto* o_metrics = app.add_option("--metrics", metrics, "serve Prometheus /metrics over HTTP on ADDR:PORT");
+  auto* o_log =
+      app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off [info]");
+  app.add_option("--ready-file", ready_file, "write the bound ports as JSON to this file once serving");
+  app.add_flag("--version", version, "print the version and exit");
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes its argument vector reversed
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    LoadResult r;
+    r.exit = true;
+    r.output = app.help();
+    return r;
+  } catch (const CLI::ParseError& e) {
+    return fail(std::string(e.what()) + " (see --help)");
+  }
+  if (version) {
+    LoadResult r;
+    r.exit = true;
+    r.output = std::string("kaillera-relay ") + KF_VERSION + "\n";
+    return r;
+  }
+
+  LoadResult r;
+  Settings& s = r.settings;
+  if (!config_file.empty()) {
+    s.config_file = config_file;
+    if (std::string problem = apply_toml_file(config_file, s); !problem.empty()) return fail(problem);
+  }
+  if (o_listen->count()) s.core.listen = listen;
+  if (o_game->count()) {
+    auto ports = parse_game_ports(game_ports);
+    if (!ports) return fail("--game-ports: '" + game_ports + "' is not PORT or FIRST-LAST");
+    s.core.game_port_first = ports->first;
+    s.core.game_port_last = ports->second;
+  }
+  if (o_name->count()) s.core.name = name;
+  if (o_location->count()) s.core.location = location;
+  if (o_website->count()) s.core.website = website;
+  if (o_max_users->count()) {
+    auto n = parse_u32(max_users);
+    if (!n) return fail("--max-users: '" + max_users + "' is not an integer 0..4294967295");
+    s.core.max_users = *n;
+  }
+  if (o_master->count()) s.masters = masters;
+  if (o_token->count()) s.token = token;
+  if (o_public->count()) s.core.public_address = public_address;
+  if (o_announce->count()) s.announce = announce;
+  if (o_metrics->count()) s.metrics = metrics;
+  if (o_log->count()) s.log_level = log_level;
+  s.ready_file = ready_file;
+
+  if (std::string problem = check_settings(s); !problem.empty()) {
+    return fail("invalid setting: " + problem);
+  }
+  return r;
+}
+
+}  // namespace kaillera::relay::shell

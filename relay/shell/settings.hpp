@@ -1,0 +1,60 @@
+// Start-up settings of kaillera-relay: the core's Config plus what only the shell uses (metrics address, log
+// level, masters, ...). Read from a TOML file (--config) and the command line; flags override the file.
+// Every problem names its key or flag; the process then exits with kExitConfig (docs/OPERATING.md lists the
+// keys). Kept free of Asio and spdlog so tests can call it without starting a server.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "relay/core/config.hpp"
+
+namespace kaillera::relay::shell {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRuntime = 1;  // e.g. a port could not be bound
+inline constexpr int kExitConfig = 2;   // bad flag, bad config key or value
+
+struct Settings {
+  Config core;                        // handed to the Server
+  std::vector<std::string> masters;   // HOST:PORT, for the master reporter (future work)
+  std::string token;                  // the relay's token at its masters
+  std::vector<std::string> announce;  // touch_server.php / touch_list.php URLs (future work)
+  std::string metrics;                // "ADDR:PORT" of the Prometheus endpoint; empty = off
+  std::string log_level = "info";     // trace debug info warn error critical off
+  std::string config_file;            // --config, empty when none
+  std::string ready_file;             // --ready-file: JSON with the bound ports, written once serving
+};
+
+struct LoadResult {
+  bool exit = false;  // true: do not start; print `output` / `error` and return `exit_code`
+  int exit_code = kExitOk;
+  std::string output;  // for stdout (--help, --version)
+  std::string error;   // for stderr, names the bad key or flag
+  Settings settings;
+};
+
+// Parses the command line (argv[0] is the program name): reads --config first, then applies the flags on top,
+// then checks everything (validate() of the core included).
+LoadResult load_settings(int argc, const char* const* argv);
+LoadResult load_settings(const std::vector<std::string>& args);  // args without the program name
+
+// Applies a TOML document to `s`. Returns "" or "<source>: <problem naming the key>".
+std::string apply_toml(std::string_view text, std::string_view source, Settings& s);
+// Reads `path` and applies it; the message starts with `path`.
+std::string apply_toml_file(const std::string& path, Settings& s);
+
+// The shell's own checks plus validate(): "" or the first problem, naming the key as the TOML file spells it.
+std::string check_settings(const Settings& s);
+
+// "27889" (one shared port), "27889-28200" (a port per client), "0" (one ephemeral shared port).
+std::optional<std::pair<std::uint16_t, std::uint16_t>> parse_game_ports(std::string_view text);
+
+// True for the levels --log-level accepts.
+bool valid_log_level(std::string_view level);
+
+}  // namespace kaillera::relay::shell

@@ -1,0 +1,453 @@
+#include <utility>  // before Asio (TOOLCHAIN.md)
+
+#include "relay/shell/shell.hpp"
+
+#ifdef KF_HAVE_REPORTER
+#include "relay/reporter/reporter.hpp"
+#endif
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "common/net/udp_socket.hpp"
+#include "relay/core/server.hpp"
+#include "relay/shell/metrics.hpp"
+
+namespace kaillera::relay::shell {
+namespace {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+constexpr auto kTick = std::chrono::milliseconds(10);
+constexpr int kMaxBatchesPerWake = 16;      // then let the timer and the other sockets run
+constexpr std::size_t kSharedBatch = 64;    // datagrams per recvmmsg on the handshake and shared ports
+constexpr std::size_t kRangeBatch = 8;      // on a per-client port (one client each)
+constexpr std::size_t kReceiveSize = 4096;  // n02 sends at most 0x1000 bytes (KAILLERA.md §2.5)
+constexpr std::size_t kFlushAt = 1024;      // queued datagrams on one socket that force a flush
+
+// One bound UDP port: its socket, the Asio waiter on its fd, and the datagrams queued for it.
+struct PortSocket {
+  explicit PortSocket(asio::io_context& io) : waiter(io) {}
+  ~PortSocket() {
+    if (waiter.is_open()) waiter.release();  // the UdpSocket owns and closes the fd
+  }
+  PortSocket(const PortSocket&) = delete;
+  PortSocket& operator=(const PortSocket&) = delete;
+
+  struct Pending {
+    net::Endpoint to;
+    std::size_t offset, size;
+  };
+
+  net::UdpSocket udp;
+  std::uint16_t port = 0;
+  std::size_t batch = 0;
+  asio::posix::stream_descriptor waiter;
+  std::vector<std::uint8_t> out_bytes;
+  std::vector<Pending> out;
+  std::vector<net::OutgoingDatagram> scratch;
+  bool queued = false;  // in the sink's dirty list
+};
+
+// Collects what the core sends into one buffer per socket; flush() hands each socket's batch to sendmmsg.
+class BatchingSink final : public Sink {
+ public:
+  BatchingSink(const std::unordered_map<std::uint16_t, PortSocket*>& by_port, ShellStats& stats)
+      : by_port_(by_port), stats_(stats) {}
+
+  void send(std::uint16_t local_port, const net::Endpoint& to, ByteSpan data) override {
+    auto it = by_port_.find(local_port);
+    if (it == by_port_.end()) {
+      if (stats_.unknown_port_sends++ == 0)
+        spdlog::error("core sent from port {} which has no socket", local_port);
+      return;
+    }
+    PortSocket& s = *it->second;
+    s.out.push_back({to, s.out_bytes.size(), data.size()});
+    s.out_bytes.insert(s.out_bytes.end(), data.begin(), data.end());
+    if (s.out.size() >= kFlushAt) {
+      flush(s);
+    } else if (!s.queued) {
+      s.queued = true;
+      dirty_.push_back(&s);
+    }
+  }
+
+  void flush() {
+    for (PortSocket* s : dirty_) {
+      flush(*s);
+      s->queued = false;
+    }
+    dirty_.clear();
+  }
+
+ private:
+  void flush(PortSocket& s) {
+    if (s.out.empty()) return;
+    s.scratch.clear();
+    for (const auto& p : s.out)
+      s.scratch.push_back({p.to, ByteSpan(s.out_bytes.data() + p.offset, p.size)});
+    const std::size_t sent = s.udp.send_batch(s.scratch);
+    if (sent < s.scratch.size()) {
+      stats_.send_failures += s.scratch.size() - sent;
+      spdlog::debug("port {}: the kernel took {} of {} datagrams", s.port, sent, s.scratch.size());
+    }
+    s.out.clear();
+    s.out_bytes.clear();
+  }
+
+  const std::unordered_map<std::uint16_t, PortSocket*>& by_port_;
+  ShellStats& stats_;
+  std::vector<PortSocket*> dirty_;
+};
+
+std::string ports_text(std::uint16_t first, std::uint16_t last) {
+  return first == last ? std::to_string(first) : std::to_string(first) + "-" + std::to_string(last);
+}
+
+void raise_fd_limit(std::size_t wanted) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= wanted) return;
+  lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, wanted);
+  ::setrlimit(RLIMIT_NOFILE, &lim);
+}
+
+class Relay {
+ public:
+  explicit Relay(Settings settings)
+      : settings_(std::move(settings)), sink_(by_port_, stats_), tick_(io_), signals_(io_) {}
+
+  int run() {
+    const auto listen = net::parse_endpoint(settings_.core.listen);
+    if (!listen) {
+      spdlog::error("listen: '{}' is not IPv4:PORT", settings_.core.listen);
+      return kExitConfig;
+    }
+    const std::uint16_t first = settings_.core.game_port_first;
+    const std::uint16_t last = settings_.core.game_port_last;
+    const bool per_client = first != last;
+    raise_fd_limit(static_cast<std::size_t>(last - first) + 256);
+
+    // Bind everything before the Server exists: with port 0 the core must learn the real ports.
+    PortSocket* handshake = bind(*listen, kSharedBatch);
+    if (handshake == nullptr) return kExitRuntime;
+    std::uint16_t game_first = first, game_last = last;
+    if (first == 0) {
+      PortSocket* game = bind({listen->ip, 0}, kSharedBatch);
+      if (game == nullptr) return kExitRuntime;
+      game_first = game_last = game->port;
+    } else {
+      for (std::uint32_t p = first; p <= last; ++p) {
+        if (by_port_.count(static_cast<std::uint16_t>(p)))
+          continue;  // the handshake port doubles as a game port
+        if (bind({listen->ip, static_cast<std::uint16_t>(p)}, per_client ? kRangeBatch : kSharedBatch) ==
+            nullptr) {
+          return kExitRuntime;
+        }
+      }
+    }
+    settings_.core.listen = net::to_string(handshake->udp.local());
+    settings_.core.game_port_first = game_first;
+    settings_.core.game_port_last = game_last;
+
+    server_ = std::make_unique<Server>(settings_.core);
+    for (std::uint16_t p : server_->game_ports()) {
+      if (!by_port_.count(p)) {
+        spdlog::error("the core wants game port {} but the shell did not bind it", p);
+        return kExitRuntime;
+      }
+    }
+    if (!by_port_.count(server_->handshake_port())) {
+      spdlog::error("the core wants handshake port {} but the shell bound {}", server_->handshake_port(),
+                    handshake->port);
+      return kExitRuntime;
+    }
+
+    std::string metrics_text = "metrics off";
+    net::Endpoint metrics_at{};
+    if (!settings_.metrics.empty()) {
+      try {
+        metrics_ = std::make_unique<MetricsServer>(io_, *net::parse_endpoint(settings_.metrics), [this] {
+          return render_metrics(server_->counters(), server_->snapshot(), stats_);
+        });
+      } catch (const std::system_error& e) {
+        spdlog::error("metrics: cannot listen on {}: {}", settings_.metrics, e.what());
+        return kExitRuntime;
+      }
+      metrics_at = metrics_->local();
+      metrics_text = "metrics http://" + net::to_string(metrics_at) + "/metrics";
+    }
+    stats_.start_time_seconds =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+
+    ::signal(SIGPIPE, SIG_IGN);
+    signals_.add(SIGINT);
+    signals_.add(SIGTERM);
+    signals_.async_wait([this](error_code ec, int signo) {
+      if (ec) return;
+      spdlog::info("{}: saying goodbye and stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
+      server_->shutdown("Server shutting down", Clock::now(), sink_);
+      sink_.flush();
+      stop();
+    });
+    for (auto& s : sockets_)
+      arm(*s);
+    next_tick_ = Clock::now() + kTick;
+    schedule_tick();
+
+    // The one start-up line.
+    const std::string game_text = ports_text(game_first, game_last);
+    std::string open_text = std::to_string(handshake->port);
+    if (!(game_first == game_last && game_first == handshake->port)) open_text += ", " + game_text;
+    spdlog::info(
+        "kaillera-relay {} listening: handshake udp {}, game udp {} ({}); open/forward these UDP ports: "
+        "{}; {}",
+        KF_VERSION, settings_.core.listen, game_text, per_client ? "one per client" : "shared", open_text,
+        metrics_text);
+    start_reporters();
+    if (!settings_.announce.empty()) {
+      spdlog::warn(
+          "announcing to public lists is not implemented yet: {} announce URL(s) configured but unused",
+          settings_.announce.size());
+    }
+    if (!settings_.ready_file.empty() &&
+        !write_ready_file(handshake->port, game_first, game_last, metrics_ ? metrics_at : net::Endpoint{})) {
+      return kExitRuntime;
+    }
+
+    io_.run();
+    spdlog::info("stopped");
+    return kExitOk;
+  }
+
+ private:
+  PortSocket* bind(const net::Endpoint& at, std::size_t batch) {
+    auto s = std::make_unique<PortSocket>(io_);
+    if (std::string err = s->udp.open(at, batch, kReceiveSize); !err.empty()) {
+      spdlog::error("cannot open udp {}: {}", net::to_string(at), err);
+      return nullptr;
+    }
+    s->port = s->udp.local().port;
+    s->batch = batch;
+    error_code ec;
+    s->waiter.assign(s->udp.fd(), ec);
+    if (ec) {
+      spdlog::error("cannot watch udp {}: {}", net::to_string(at), ec.message());
+      return nullptr;
+    }
+    PortSocket* raw = s.get();
+    by_port_[raw->port] = raw;
+    sockets_.push_back(std::move(s));
+    return raw;
+  }
+
+  void arm(PortSocket& s) {
+    s.waiter.async_wait(asio::posix::stream_descriptor::wait_read, [this, &s](error_code ec) {
+      if (ec || stopping_) return;
+      drain(s);
+    });
+  }
+
+  void drain(PortSocket& s) {
+    bool more = false;
+    for (int i = 0; i < kMaxBatchesPerWake; ++i) {
+      const auto batch = s.udp.receive_batch();
+      if (batch.empty()) {
+        more = false;
+        break;
+      }
+      const TimePoint now = Clock::now();
+      for (const auto& d : batch)
+        server_->on_datagram(s.port, d.from, d.ttl, d.data, now, sink_);
+      sink_.flush();
+      more = batch.size() >= s.batch;
+      if (!more) break;
+    }
+    if (stopping_) return;
+    // Edge-triggered readiness: when datagrams may still be waiting, come back without waiting for a new one.
+    if (more) {
+      asio::post(io_, [this, &s] {
+        if (!stopping_) drain(s);
+      });
+    } else {
+      arm(s);
+    }
+  }
+
+  void schedule_tick() {
+    tick_.expires_at(next_tick_);
+    tick_.async_wait([this](error_code ec) {
+      if (ec || stopping_) return;
+      const TimePoint now = Clock::now();
+      server_->on_tick(now, sink_);
+      sink_.flush();
+      publish_reports(now);
+      if (server_->shutdown_requested()) {
+        spdlog::info("an admin asked for /shutdown: stopping");
+        server_->shutdown("Server shutting down", now, sink_);
+        sink_.flush();
+        stop();
+        return;
+      }
+      next_tick_ += kTick;
+      if (next_tick_ <= now) next_tick_ = now + kTick;  // fell behind: do not burst
+      schedule_tick();
+    });
+  }
+
+  void start_reporters() {
+#ifdef KF_HAVE_REPORTER
+    RelayIdentity id;
+    id.name = settings_.core.name;
+    id.location = settings_.core.location;
+    id.website = settings_.core.website;
+    id.version = KF_VERSION;
+    id.charset = settings_.core.charset;
+    id.public_host = settings_.core.public_address;
+    id.handshake_port = server_->handshake_port();
+    id.game_port_first = settings_.core.game_port_first;
+    id.game_port_last = settings_.core.game_port_last;
+    id.max_users = settings_.core.max_users;
+    id.max_games = settings_.core.max_games;
+    for (const auto& m : settings_.masters) {
+      ReporterOptions o;
+      o.master = m;
+      o.token = settings_.token;
+      auto r = std::make_unique<MasterReporter>(o, id);
+      r->start();
+      reporters_.push_back(std::move(r));
+    }
+    if (!reporters_.empty()) spdlog::info("reporting to {} master(s)", reporters_.size());
+#else
+    if (!settings_.masters.empty()) spdlog::warn("this build has no master reporter (built without gRPC)");
+#endif
+  }
+
+  // Once a second: the snapshot and the measurements taken since the last one, to every reporter. Cheap, and
+  // never waits on the network (the reporters have their own threads).
+  void publish_reports([[maybe_unused]] TimePoint now) {
+#ifdef KF_HAVE_REPORTER
+    if (reporters_.empty() || now - last_publish_ < std::chrono::seconds(1)) return;
+    ReportData data;
+    data.snapshot = server_->snapshot();
+    data.taken = now;
+    for (const auto& m : server_->measurements()) {
+      if (m.when > last_publish_) data.measurements.push_back(m);
+    }
+    last_publish_ = now;
+    for (auto& r : reporters_)
+      r->publish(data);
+#endif
+  }
+
+  void stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    error_code ignored;
+    tick_.cancel();
+    signals_.cancel(ignored);
+    for (auto& s : sockets_)
+      s->waiter.cancel(ignored);
+    if (metrics_) metrics_->stop();
+    io_.stop();
+  }
+
+  bool write_ready_file(std::uint16_t handshake, std::uint16_t game_first, std::uint16_t game_last,
+                        const net::Endpoint& metrics) {
+    nlohmann::json j = {
+        {"pid", ::getpid()},
+        {"version", KF_VERSION},
+        {"handshake", settings_.core.listen},
+        {"handshake_port", handshake},
+        {"game_port_first", game_first},
+        {"game_port_last", game_last},
+        {"metrics_port", metrics.port},
+    };
+    const std::string tmp = settings_.ready_file + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << j.dump() << "\n";
+      if (!out) {
+        spdlog::error("cannot write the ready file {}", tmp);
+        return false;
+      }
+    }
+    if (std::rename(tmp.c_str(), settings_.ready_file.c_str()) != 0) {
+      spdlog::error("cannot rename {} to {}", tmp, settings_.ready_file);
+      return false;
+    }
+    return true;
+  }
+
+  // Declaration order is destruction order reversed: the io_context outlives everything that uses it.
+  asio::io_context io_{1};
+  Settings settings_;
+  ShellStats stats_;
+  std::vector<std::unique_ptr<PortSocket>> sockets_;
+  std::unordered_map<std::uint16_t, PortSocket*> by_port_;
+  BatchingSink sink_;
+  std::unique_ptr<Server> server_;
+  asio::steady_timer tick_;
+  asio::signal_set signals_;
+  std::unique_ptr<MetricsServer> metrics_;
+  TimePoint next_tick_{};
+  bool stopping_ = false;
+#ifdef KF_HAVE_REPORTER
+  std::vector<std::unique_ptr<MasterReporter>> reporters_;
+  TimePoint last_publish_{};
+#endif
+};
+
+void setup_logging(const std::string& level) {
+  auto logger = std::make_shared<spdlog::logger>("kaillera-relay",
+                                                 std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  logger->set_level(spdlog::level::from_str(level));
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int run_relay(Settings settings) {
+  Relay relay(std::move(settings));
+  return relay.run();
+}
+
+int relay_main(int argc, const char* const* argv) {
+  LoadResult r = load_settings(argc, argv);
+  if (r.exit) {
+    if (!r.output.empty()) std::fputs(r.output.c_str(), stdout);
+    if (!r.error.empty()) std::fprintf(stderr, "kaillera-relay: %s\n", r.error.c_str());
+    return r.exit_code;
+  }
+  setup_logging(r.settings.log_level);
+  try {
+    return run_relay(std::move(r.settings));
+  } catch (const std::exception& e) {
+    spdlog::critical("fatal: {}", e.what());
+    return kExitRuntime;
+  }
+}
+
+}  // namespace kaillera::relay::shell

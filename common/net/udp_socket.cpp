@@ -43,6 +43,7 @@ UdpSocket& UdpSocket::operator=(UdpSocket&& o) noexcept {
     buffers_ = std::move(o.buffers_);
     controls_ = std::move(o.controls_);
     received_ = std::move(o.received_);
+    truncated_ = o.truncated_;
     msgs_ = std::move(o.msgs_);
     iovs_ = std::move(o.iovs_);
     addrs_ = std::move(o.addrs_);
@@ -104,7 +105,10 @@ std::span<const ReceivedDatagram> UdpSocket::receive_batch() {
   if (n <= 0) return {};
   for (int i = 0; i < n; ++i) {
     const msghdr& h = msgs[i].msg_hdr;
-    if (h.msg_flags & MSG_TRUNC) continue;  // larger than any valid datagram: dropped by the caller's count
+    if (h.msg_flags & MSG_TRUNC) {  // larger than any valid datagram
+      ++truncated_;
+      continue;
+    }
     ReceivedDatagram d;
     d.from = Endpoint{ntohl(addrs[i].sin_addr.s_addr), ntohs(addrs[i].sin_port)};
     for (cmsghdr* c = CMSG_FIRSTHDR(const_cast<msghdr*>(&h)); c != nullptr;

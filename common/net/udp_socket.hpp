@@ -46,6 +46,8 @@ class UdpSocket {
   bool send_to(const Endpoint& to, std::span<const std::uint8_t> data);
 
   int fd() const { return fd_; }
+  // Datagrams larger than the receive buffer, dropped by receive_batch (for the caller's counters).
+  std::uint64_t truncated() const { return truncated_; }
   Endpoint local() const { return local_; }
 
  private:
@@ -53,6 +55,7 @@ class UdpSocket {
   int fd_ = -1;
   Endpoint local_;
   std::size_t batch_ = 0;
+  std::uint64_t truncated_ = 0;
   std::size_t max_datagram_ = 0;
   std::vector<std::uint8_t> buffers_;
   std::vector<std::uint8_t> controls_;

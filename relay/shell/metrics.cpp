@@ -82,6 +82,8 @@ std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStat
   counter(out, "cache_hits_out", c.cache_hits_out, "Game data sent as a cache reference (0x13).");
 
   counter(out, "send_failures", shell.send_failures, "Datagrams the kernel did not accept.");
+  counter(out, "oversized_datagrams", shell.oversized,
+          "Datagrams larger than the receive buffer, dropped unread.");
   counter(out, "unknown_port_sends", shell.unknown_port_sends, "Sends from a port without a socket (a bug).");
 
   gauge(out, "users", s.users, "Users logged in.");

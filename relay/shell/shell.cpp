@@ -271,7 +271,9 @@ class Relay {
   void drain(PortSocket& s) {
     bool more = false;
     for (int i = 0; i < kMaxBatchesPerWake; ++i) {
+      const auto before = s.udp.truncated();
       const auto batch = s.udp.receive_batch();
+      stats_.oversized += s.udp.truncated() - before;
       if (batch.empty()) {
         more = false;
         break;

@@ -95,3 +95,26 @@ TEST(UdpSocket, BindErrorIsText) {
   ASSERT_EQ(a.open({0x7F000001, 0}), "");
   EXPECT_NE(b.open(a.local()), "");
 }
+
+TEST(UdpSocket, OversizedDatagramsAreCountedNotReturned) {
+  n::UdpSocket a, b;
+  ASSERT_EQ(a.open({0x7F000001, 0}), "");
+  ASSERT_EQ(b.open({0x7F000001, 0}, 8, 512), "");
+  std::vector<std::uint8_t> big(3000, 7), small(10, 1);
+  ASSERT_TRUE(a.send_to(b.local(), big));
+  ASSERT_TRUE(a.send_to(b.local(), small));
+  std::size_t got = 0;
+  for (int tries = 0; tries < 200 && got == 0; ++tries) {
+    for (const auto& d : b.receive_batch())
+      got += d.data.size();
+    if (got == 0) {
+      fd_set fds;
+      FD_ZERO(&fds);
+      FD_SET(b.fd(), &fds);
+      timeval tv{0, 10000};
+      select(b.fd() + 1, &fds, nullptr, nullptr, &tv);
+    }
+  }
+  EXPECT_EQ(got, 10u);
+  EXPECT_EQ(b.truncated(), 1u);
+}

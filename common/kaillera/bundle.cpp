@@ -148,17 +148,21 @@ std::size_t Outbox::write_next(std::span<std::uint8_t> out, std::size_t redundan
   if (take == 0) return 0;
   // Repeat what the previous `redundancy` datagrams carried as new (at least `redundancy` messages), so that
   // losing any `redundancy` datagrams in a row loses nothing, however many messages each one held.
-  std::size_t repeat = 0;
-  for (std::size_t i = 0; i < std::min(redundancy, kRecentDatagrams); ++i) {
-    repeat += recent_new_[(recent_head_ + kRecentDatagrams - 1 - i) % kRecentDatagrams];
-  }
-  repeat = std::max(repeat, redundancy);
+  const std::size_t repeat = std::max(recent_messages(redundancy), redundancy);
   const std::size_t size = write(out, pending_ - take, take + repeat);
   recent_new_[recent_head_] = static_cast<std::uint8_t>(take);
   recent_head_ = (recent_head_ + 1) % kRecentDatagrams;
   pending_ -= take;
   stored_ = std::min(stored_, history_ + pending_);
   return size;
+}
+
+std::size_t Outbox::recent_messages(std::size_t datagrams) const {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < std::min(datagrams, kRecentDatagrams); ++i) {
+    n += recent_new_[(recent_head_ + kRecentDatagrams - 1 - i) % kRecentDatagrams];
+  }
+  return n;
 }
 
 std::size_t Outbox::write_resend(std::span<std::uint8_t> out, std::size_t n) {

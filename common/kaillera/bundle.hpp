@@ -105,6 +105,8 @@ class Outbox {
   std::size_t write_resend(std::span<std::uint8_t> out, std::size_t n);
 
   std::size_t max_datagram() const { return max_datagram_; }
+  // How many messages the last `datagrams` datagrams written by write_next carried as new.
+  std::size_t recent_messages(std::size_t datagrams) const;
 
  private:
   struct Slot {

@@ -12,7 +12,7 @@
 namespace kaillera::net {
 namespace {
 
-constexpr std::size_t kControlSize = CMSG_SPACE(sizeof(int));
+constexpr std::size_t kControlSize = CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(timespec));
 
 sockaddr_in to_sockaddr(const Endpoint& e) {
   sockaddr_in a{};
@@ -85,6 +85,11 @@ std::string UdpSocket::open(const Endpoint& local, std::size_t batch, std::size_
   return {};
 }
 
+bool UdpSocket::enable_timestamps() {
+  int one = 1;
+  return fd_ >= 0 && ::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) == 0;
+}
+
 std::span<const ReceivedDatagram> UdpSocket::receive_batch() {
   received_.clear();
   if (fd_ < 0) return {};
@@ -117,6 +122,10 @@ std::span<const ReceivedDatagram> UdpSocket::receive_batch() {
         int ttl = 0;
         std::memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
         d.ttl = static_cast<std::uint8_t>(ttl);
+      } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts{};
+        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        d.rx_time_ns = static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
       }
     }
     d.data = {buffers_.data() + static_cast<std::size_t>(i) * max_datagram_, msgs[i].msg_len};

@@ -17,7 +17,8 @@ namespace kaillera::net {
 
 struct ReceivedDatagram {
   Endpoint from;
-  std::uint8_t ttl = 0;  // 0 when the kernel gave none
+  std::uint8_t ttl = 0;         // 0 when the kernel gave none
+  std::int64_t rx_time_ns = 0;  // kernel receive time (CLOCK_REALTIME) when timestamps are on, else 0
   std::span<const std::uint8_t> data;
 };
 
@@ -37,6 +38,10 @@ class UdpSocket {
 
   // Binds to `local` (port 0 = any). Returns an empty string or the error text.
   std::string open(const Endpoint& local, std::size_t batch = 64, std::size_t max_datagram = 2048);
+
+  // Asks the kernel to stamp every received datagram with its arrival time (SO_TIMESTAMPNS): for latency
+  // measurements that must not include the reader's own scheduling delay.
+  bool enable_timestamps();
 
   // Receives up to `batch` waiting datagrams without blocking. The spans stay valid until the next call.
   std::span<const ReceivedDatagram> receive_batch();

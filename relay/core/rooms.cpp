@@ -414,6 +414,28 @@ void Server::Impl::send_block(Player& p, Session& s) {
   }
 }
 
+void Server::Impl::fill_lost_input(Session& s, std::uint16_t lost, TimePoint now) {
+  // Client messages lost for good during play are (nearly always) input packets. Each becomes a packet of
+  // zeros in that player's queue, so its stream stays aligned with what the client believes it sent: without
+  // the fill, every loss would take one packet out of the client's lock-step pipeline and `delay` losses
+  // would stall the game until the data deadline.
+  Game* g = s.game_id ? game(s.game_id) : nullptr;
+  Player* p = g ? player_of(*g, s.id) : nullptr;
+  if (!g || !p || g->state != GameState::kPlaying || !p->playing) return;
+  ++counters.desyncs;
+  const std::string line =
+      "Input lost from " + s.name + " (" + std::to_string(lost) + " packets): zeros used";
+  for (const auto& q : g->players) {
+    if (Session* o = session(q.user_id); o && !q.left) room_info(*o, line);
+  }
+  if (p->bytes_per_frame == 0) return;
+  static const std::array<std::uint8_t, 8192> kZeros{};
+  const std::size_t packet = std::size_t{p->conn_type} * p->bytes_per_frame;
+  if (packet > kZeros.size()) return;
+  for (std::uint16_t i = 0; i < lost; ++i)
+    on_input(*g, *p, ByteSpan(kZeros.data(), packet), now);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Drop, leave, kick, close.
 

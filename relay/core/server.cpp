@@ -310,7 +310,11 @@ void Server::Impl::resend(Session& s, TimePoint now, Sink& out) {
   if (now - s.last_resend < cfg.resend_min_interval) return;
   s.last_resend = now;
   s.resend_streak = std::min(s.resend_streak + 1, 3);
-  const std::size_t n = s.tx.write_resend(scratch, std::min<std::size_t>(3 * s.resend_streak + 2, 9));
+  // At least everything the last `redundancy` (+ streak) datagrams carried: a lost datagram with several new
+  // messages must come back whole, or the client's window skips past the ones left out.
+  const std::size_t n = s.tx.write_resend(
+      scratch,
+      std::max<std::size_t>(3 * s.resend_streak + 2, s.tx.recent_messages(cfg.redundancy + s.resend_streak)));
   if (n == 0) return;
   out.send(s.local_port, s.addr, ByteSpan(scratch.data(), n));
   ++counters.datagrams_out;
@@ -417,16 +421,7 @@ void Server::Impl::on_bundle(std::uint16_t local_port, const net::Endpoint& from
   s.resend_streak = 0;
   if (acc.lost != 0) {
     counters.lost_messages += acc.lost;
-    if (s.game_id != 0) {
-      Game* g = game(s.game_id);
-      if (g && g->state == GameState::kPlaying) {
-        ++counters.desyncs;
-        std::string line = "Desync warning: messages from " + s.name + " were lost";
-        for (const auto& p : g->players) {
-          if (Session* o = session(p.user_id)) room_info(*o, line);
-        }
-      }
-    }
+    fill_lost_input(s, acc.lost, now);
   }
   for (std::size_t i = 0; i < acc.count; ++i) {
     const auto& raw = b->messages[acc.order[i]];

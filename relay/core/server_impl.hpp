@@ -214,6 +214,7 @@ struct Server::Impl {
   void emit_frames(Game& g, TimePoint now);
   void send_block(Player& p, Session& s);
   void on_input(Game& g, Player& p, ByteSpan data, TimePoint now);
+  void fill_lost_input(Session& s, std::uint16_t lost, TimePoint now);
   std::uint32_t common_bytes_per_frame(const Game& g) const;
   std::uint32_t player_count(const Game& g) const;
   void check_games(TimePoint now);

@@ -1,0 +1,495 @@
+#include "client/load.hpp"
+
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/kaillera/bundle.hpp"
+#include "common/kaillera/game_cache.hpp"
+#include "common/kaillera/handshake.hpp"
+#include "common/net/udp_socket.hpp"
+
+namespace kaillera::client {
+namespace {
+
+namespace p = kaillera::proto;
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+constexpr auto kFrame = std::chrono::nanoseconds(16'666'667);
+constexpr std::size_t kRing = 1024;  // frames remembered per game (send times, inputs)
+
+enum class Phase : std::uint8_t { kHello, kLogin, kLobby, kRoom, kReady, kPlaying };
+
+struct Game;
+
+struct Player {
+  int index = 0;  // 0 = owner, 1 = guest
+  Game* game = nullptr;
+  std::string name;
+  net::UdpSocket socket;
+  net::Endpoint game_endpoint;
+  Phase phase = Phase::kHello;
+  p::Outbox tx{16, 1400};
+  p::ReceiveWindow rx;
+  p::GameDataCache in_cache, out_cache;
+  std::array<std::uint8_t, 1400> buf{};
+  TimePoint last_progress{};
+  std::uint16_t user_id = 0;
+  std::uint64_t next_frame = 0;  // next input frame to send
+  std::uint64_t next_block = 0;  // next block expected
+};
+
+struct Game {
+  int id_index = 0;
+  std::uint32_t game_id = 0;  // as the relay numbered it
+  std::array<Player, 2> players;
+  std::chrono::nanoseconds phase{0};                // offset of this game's frame clock, to spread the load
+  std::array<std::int64_t, kRing> input_time[2]{};  // CLOCK_REALTIME ns just before the input's sendto
+  bool started = false;
+  bool both_in = false;
+};
+
+std::int64_t realtime_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::uint8_t input_byte(int player, std::uint64_t frame) {
+  // A small alphabet of button states, different per player: realistic for the caches.
+  return static_cast<std::uint8_t>(((frame * 2654435761u) >> 7) % 6 + 16 * player);
+}
+
+struct Histogram {
+  // 1 µs buckets up to 100 ms, then one overflow bucket.
+  std::vector<std::uint64_t> buckets = std::vector<std::uint64_t>(100'001, 0);
+  std::uint64_t count = 0;
+  double max = 0;
+  void add(double us) {
+    ++count;
+    max = std::max(max, us);
+    const auto b = static_cast<std::size_t>(std::clamp(us, 0.0, 100'000.0));
+    ++buckets[b];
+  }
+  double quantile(double q) const {
+    if (count == 0) return 0;
+    const auto want = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(count)));
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < buckets.size(); ++i) {
+      seen += buckets[i];
+      if (seen >= want) return static_cast<double>(i);
+    }
+    return max;
+  }
+};
+
+double cpu_seconds(int pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(f, line)) return -1;
+  const auto close = line.rfind(')');
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+class Runner {
+ public:
+  explicit Runner(const LoadOptions& o) : o_(o), games_(o.games) {}
+
+  LoadResult run() {
+    LoadResult r;
+    r.games = o_.games;
+    epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_ < 0) return fail(r, "epoll_create1 failed");
+    std::uint32_t n = 0;
+    for (std::size_t g = 0; g < games_.size(); ++g) {
+      Game& game = games_[g];
+      game.id_index = static_cast<int>(g);
+      game.phase = std::chrono::nanoseconds(kFrame.count() * static_cast<long long>(g) /
+                                            static_cast<long long>(games_.size()));
+      for (int i = 0; i < 2; ++i) {
+        Player& pl = game.players[i];
+        pl.index = i;
+        pl.game = &game;
+        pl.name = "load" + std::to_string(g) + (i == 0 ? "a" : "b");
+        // Each player its own loopback address: per-IP limits of the relay see ordinary players.
+        const std::uint32_t ip = (127u << 24) | (1u << 16) | ((n / 250) << 8) | (n % 250 + 1);
+        ++n;
+        if (auto err = pl.socket.open({ip, 0}, 8, 2048); !err.empty()) return fail(r, err);
+        pl.socket.enable_timestamps();
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.ptr = &pl;
+        ::epoll_ctl(epoll_, EPOLL_CTL_ADD, pl.socket.fd(), &ev);
+      }
+    }
+    // Set-up: everyone says HELLO; the state machines take it from there.
+    const TimePoint setup_deadline = Clock::now() + to_duration(o_.setup_timeout);
+    for (auto& g : games_) {
+      for (auto& pl : g.players)
+        hello(pl, Clock::now());
+    }
+    while (started_ < games_.size()) {
+      const TimePoint now = Clock::now();
+      if (now > setup_deadline) {
+        r.games_started = static_cast<std::uint32_t>(started_);
+        std::array<std::size_t, 6> phases{};
+        for (auto& g : games_) {
+          for (auto& pl : g.players)
+            ++phases[static_cast<std::size_t>(pl.phase)];
+        }
+        return fail(r, "set-up timed out: " + std::to_string(started_) + " of " +
+                           std::to_string(games_.size()) +
+                           " games started; players in hello/login/lobby/room/ready/playing: " +
+                           std::to_string(phases[0]) + "/" + std::to_string(phases[1]) + "/" +
+                           std::to_string(phases[2]) + "/" + std::to_string(phases[3]) + "/" +
+                           std::to_string(phases[4]) + "/" + std::to_string(phases[5]));
+      }
+      poll_once(1);
+      retry_stalled(Clock::now());
+    }
+    r.games_started = static_cast<std::uint32_t>(started_);
+
+    // Play: warm-up, then the measured window.
+    base_ = Clock::now() + std::chrono::milliseconds(20);
+    measure_from_ = base_ + to_duration(o_.warmup_seconds);
+    measure_to_ = measure_from_ + to_duration(o_.seconds);
+    const TimePoint end = measure_to_ + std::chrono::milliseconds(200);  // let the last blocks arrive
+    double cpu0 = -1, cpu1 = -1;
+    bool cpu_started = false, cpu_done = false;
+    // Sends go round-robin through (frame, game, player): game g's frame f is due at base + f*frame +
+    // phase(g).
+    std::uint64_t frame = 0;
+    std::size_t next_game = 0;
+    while (true) {
+      const TimePoint now = Clock::now();
+      if (!cpu_started && now >= measure_from_) {
+        cpu_started = true;
+        if (o_.relay_pid) cpu0 = cpu_seconds(o_.relay_pid);
+      }
+      if (!cpu_done && now >= measure_to_) {
+        cpu_done = true;
+        if (o_.relay_pid) cpu1 = cpu_seconds(o_.relay_pid);
+      }
+      if (now >= end) break;
+      // Everything due.
+      while (true) {
+        const TimePoint due = base_ + frame * kFrame + games_[next_game].phase;
+        if (due > now || due >= measure_to_) break;
+        Game& g = games_[next_game];
+        for (auto& pl : g.players)
+          send_input(pl, frame, due);
+        if (++next_game == games_.size()) {
+          next_game = 0;
+          ++frame;
+        }
+      }
+      const TimePoint next_due = base_ + frame * kFrame + games_[next_game].phase;
+      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_due - Clock::now());
+      poll_once(static_cast<int>(std::clamp<long long>(wait.count(), 0, 5)));
+    }
+    ::close(epoll_);
+
+    r.seconds = o_.seconds;
+    r.inputs_sent = inputs_sent_;
+    r.blocks_received = hist_.count;
+    r.blocks_expected = frames_both_sent_ * 2;
+    r.on_time = on_time_;
+    r.mismatches = mismatches_;
+    r.lost_for_good = lost_;
+    r.p50_us = hist_.quantile(0.50);
+    r.p90_us = hist_.quantile(0.90);
+    r.p99_us = hist_.quantile(0.99);
+    r.p999_us = hist_.quantile(0.999);
+    r.max_us = hist_.max;
+    if (cpu0 >= 0 && cpu1 >= 0) {
+      r.relay_cpu_percent = 100.0 * (cpu1 - cpu0) / o_.seconds;
+      if (inputs_sent_ > 0)
+        r.relay_cpu_us_per_input = 1e6 * (cpu1 - cpu0) / static_cast<double>(inputs_sent_);
+    }
+    r.ok = mismatches_ == 0 && r.blocks_expected > 0;
+    if (!r.ok && r.error.empty()) r.error = mismatches_ ? "blocks with wrong contents" : "no frames measured";
+    return r;
+  }
+
+ private:
+  static std::chrono::nanoseconds to_duration(double s) {
+    return std::chrono::nanoseconds(static_cast<long long>(s * 1e9));
+  }
+  LoadResult& fail(LoadResult& r, std::string why) {
+    r.ok = false;
+    r.error = std::move(why);
+    if (epoll_ >= 0) ::close(epoll_);
+    epoll_ = -1;
+    return r;
+  }
+
+  void hello(Player& pl, TimePoint now) {
+    std::array<std::uint8_t, 16> h{};
+    auto n = p::write_hello(h);
+    pl.socket.send_to(o_.server, std::span<const std::uint8_t>(h.data(), *n));
+    pl.last_progress = now;
+  }
+
+  template <class T>
+  void send(Player& pl, const T& m) {
+    pl.tx.push(m);
+    const auto len = pl.tx.write_next(pl.buf, 3);
+    if (len) pl.socket.send_to(pl.game_endpoint, std::span<const std::uint8_t>(pl.buf.data(), len));
+  }
+
+  void retry_stalled(TimePoint now) {
+    if (now - last_retry_scan_ < std::chrono::milliseconds(250)) return;
+    last_retry_scan_ = now;
+    for (auto& g : games_) {
+      for (auto& pl : g.players) {
+        if (pl.phase == Phase::kPlaying || now - pl.last_progress < std::chrono::milliseconds(1000)) continue;
+        pl.last_progress = now;
+        if (pl.phase == Phase::kHello) {
+          hello(pl, now);
+        } else {
+          const auto len = pl.tx.write_resend(pl.buf, 5);  // the relay answers a duplicate with a resend
+          if (len) pl.socket.send_to(pl.game_endpoint, std::span<const std::uint8_t>(pl.buf.data(), len));
+        }
+      }
+    }
+  }
+
+  void send_input(Player& pl, std::uint64_t frame, TimePoint due) {
+    if (pl.phase != Phase::kPlaying) return;
+    std::uint8_t in[64];
+    const std::uint32_t bpf = std::min<std::uint32_t>(o_.bytes_per_frame, 64);
+    for (std::uint32_t i = 0; i < bpf; ++i)
+      in[i] = static_cast<std::uint8_t>(input_byte(pl.index, frame) + i);
+    const p::Bytes data(in, bpf);
+    pl.game->input_time[pl.index][frame % kRing] = realtime_ns();
+    if (o_.use_cache) {
+      const auto d = p::cache_for_send(pl.out_cache, data);
+      if (d.cached) {
+        send(pl, p::CachedGameData{"", d.index});
+      } else {
+        send(pl, p::GameData{"", data});
+      }
+    } else {
+      send(pl, p::GameData{"", data});
+    }
+    pl.next_frame = frame + 1;
+    if (due >= measure_from_ && due < measure_to_) {
+      ++inputs_sent_;
+      if (pl.index == 1) ++frames_both_sent_;
+    }
+  }
+
+  void poll_once(int timeout_ms) {
+    std::array<epoll_event, 256> events;
+    const int n = ::epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), timeout_ms);
+    for (int i = 0; i < n; ++i) {
+      auto* pl = static_cast<Player*>(events[static_cast<std::size_t>(i)].data.ptr);
+      for (int rounds = 0; rounds < 4; ++rounds) {
+        auto batch = pl->socket.receive_batch();
+        if (batch.empty()) break;
+        const TimePoint now = Clock::now();
+        for (const auto& d : batch) {
+          rx_ns_ = d.rx_time_ns ? d.rx_time_ns : realtime_ns();
+          on_datagram(*pl, d.from, d.data, now);
+        }
+      }
+    }
+  }
+
+  void on_datagram(Player& pl, const net::Endpoint& from, std::span<const std::uint8_t> data, TimePoint now) {
+    if (pl.phase == Phase::kHello) {
+      auto h = p::parse_handshake(data);
+      if (!h || h->kind != p::HandshakeKind::kHelloD00D) return;
+      pl.game_endpoint = {from.ip, h->port};
+      pl.phase = Phase::kLogin;
+      pl.last_progress = now;
+      send(pl, p::UserInformation{pl.name, "Kaillera Federation load", 1});
+      return;
+    }
+    auto b = p::parse_bundle(data);
+    if (!b) return;
+    auto a = pl.rx.accept(*b);
+    lost_ += a.lost;
+    for (std::size_t i = 0; i < a.count; ++i) {
+      const auto& raw = b->messages[a.order[i]];
+      on_message(pl, raw, now);
+    }
+  }
+
+  void on_message(Player& pl, const p::RawMessage& raw, TimePoint now) {
+    using T = p::MessageType;
+    const auto t = static_cast<T>(raw.type);
+    if (pl.phase == Phase::kPlaying) {
+      if (t == T::kGameData) {
+        auto m = p::decode_as<p::GameData>(raw.body);
+        if (!m) return;
+        pl.in_cache.append(m->data);
+        on_block(pl, m->data, now);
+      } else if (t == T::kCachedGameData) {
+        auto m = p::decode_as<p::CachedGameData>(raw.body);
+        if (!m) return;
+        auto e = pl.in_cache.at(m->index);
+        if (!e) {
+          ++mismatches_;
+          return;
+        }
+        on_block(pl, *e, now);
+      }
+      return;
+    }
+    pl.last_progress = now;
+    Game& g = *pl.game;
+    switch (t) {
+      case T::kServerAck:
+        send(pl, p::ClientAck{});
+        break;
+      case T::kUserJoined: {
+        auto m = p::decode_as<p::UserJoined>(raw.body);
+        if (m && m->user == pl.name && pl.phase == Phase::kLogin) {
+          pl.user_id = m->user_id;
+          pl.phase = Phase::kLobby;
+          if (pl.index == 0) {
+            send(pl, p::CreateGame{"", "load-" + std::to_string(g.id_index), "", 0xFFFFFFFF});
+          } else if (g.game_id != 0) {
+            send(pl, p::JoinGame{"", g.game_id, "", 0, 0xFFFF, 1});
+          }
+        }
+        break;
+      }
+      case T::kJoinGame: {
+        auto m = p::decode_as<p::JoinGame>(raw.body);
+        if (!m) break;
+        if (pl.index == 0 && m->user == pl.name && g.game_id == 0) {
+          // Our room exists: the guest may join.
+          g.game_id = m->game_id;
+          pl.phase = Phase::kRoom;
+          Player& guest = g.players[1];
+          if (guest.phase == Phase::kLobby) send(guest, p::JoinGame{"", g.game_id, "", 0, 0xFFFF, 1});
+        } else if (pl.index == 0 && m->user == g.players[1].name && !g.both_in) {
+          // Start every game together once every room is full: an early game would otherwise wait
+          // for the others with no data flowing, and the relay's data deadline would drop its players.
+          g.both_in = true;
+          if (++rooms_full_ == games_.size()) {
+            for (auto& other : games_)
+              send(other.players[0], p::StartGame{});
+          }
+        } else if (pl.index == 1 && m->user == pl.name) {
+          pl.phase = Phase::kRoom;
+        }
+        break;
+      }
+      case T::kStartGame:
+        pl.phase = Phase::kReady;
+        pl.in_cache.clear();
+        pl.out_cache.clear();
+        send(pl, p::AllReady{});
+        break;
+      case T::kAllReady:
+        pl.phase = Phase::kPlaying;
+        if (!g.started && g.players[0].phase == Phase::kPlaying && g.players[1].phase == Phase::kPlaying) {
+          g.started = true;
+          ++started_;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  void on_block(Player& pl, std::span<const std::uint8_t> block, TimePoint now) {
+    Game& g = *pl.game;
+    const std::uint64_t k = pl.next_block++;
+    const std::uint32_t bpf = std::min<std::uint32_t>(o_.bytes_per_frame, 64);
+    bool good = block.size() == 2 * bpf;
+    for (std::uint32_t i = 0; good && i < bpf; ++i) {
+      good = block[i] == static_cast<std::uint8_t>(input_byte(0, k) + i) &&
+             block[bpf + i] == static_cast<std::uint8_t>(input_byte(1, k) + i);
+    }
+    if (!good) ++mismatches_;
+    const TimePoint due = base_ + k * kFrame + g.phase;
+    if (due < measure_from_ || due >= measure_to_) return;
+    (void)now;
+    // From the later of the frame's two inputs leaving us to the block reaching our socket (kernel time).
+    const std::int64_t later = std::max(g.input_time[0][k % kRing], g.input_time[1][k % kRing]);
+    const double us = static_cast<double>(rx_ns_ - later) / 1000.0;
+    hist_.add(us);
+    if (rx_ns_ - later <= kFrame.count()) ++on_time_;
+  }
+
+  LoadOptions o_;
+  std::vector<Game> games_;
+  int epoll_ = -1;
+  std::size_t started_ = 0;
+  std::size_t rooms_full_ = 0;
+  TimePoint base_{}, measure_from_{}, measure_to_{}, last_retry_scan_{};
+  std::uint64_t inputs_sent_ = 0, frames_both_sent_ = 0, on_time_ = 0, mismatches_ = 0, lost_ = 0;
+  Histogram hist_;
+  std::int64_t rx_ns_ = 0;  // kernel arrival time of the datagram being handled
+};
+
+}  // namespace
+
+LoadResult run_load(const LoadOptions& options) {
+  auto runner = std::make_unique<Runner>(options);
+  return runner->run();
+}
+
+std::string to_json(const LoadResult& r) {
+  nlohmann::json j = {
+      {"ok", r.ok},
+      {"error", r.error},
+      {"games", r.games},
+      {"games_started", r.games_started},
+      {"seconds", r.seconds},
+      {"inputs_sent", r.inputs_sent},
+      {"blocks_expected", r.blocks_expected},
+      {"blocks_received", r.blocks_received},
+      {"on_time", r.on_time},
+      {"on_time_percent",
+       r.blocks_expected ? 100.0 * static_cast<double>(r.on_time) / static_cast<double>(r.blocks_expected)
+                         : 0.0},
+      {"mismatches", r.mismatches},
+      {"lost_for_good", r.lost_for_good},
+      {"latency_us",
+       {{"p50", r.p50_us}, {"p90", r.p90_us}, {"p99", r.p99_us}, {"p999", r.p999_us}, {"max", r.max_us}}},
+      {"relay_cpu_percent", r.relay_cpu_percent},
+      {"relay_cpu_us_per_input", r.relay_cpu_us_per_input},
+  };
+  return j.dump(2);
+}
+
+std::string to_text(const LoadResult& r) {
+  char buf[1024];
+  const double pct = r.blocks_expected
+                         ? 100.0 * static_cast<double>(r.on_time) / static_cast<double>(r.blocks_expected)
+                         : 0.0;
+  std::snprintf(
+      buf, sizeof buf,
+      "games %u (started %u), %.1f s measured\n"
+      "inputs sent %llu, blocks %llu of %llu, on time %.3f %%, wrong blocks %llu, lost for good %llu\n"
+      "relay-added latency us: p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f\n"
+      "relay CPU: %.1f %% of a core, %.2f us per input packet\n",
+      r.games, r.games_started, r.seconds, static_cast<unsigned long long>(r.inputs_sent),
+      static_cast<unsigned long long>(r.blocks_received), static_cast<unsigned long long>(r.blocks_expected),
+      pct, static_cast<unsigned long long>(r.mismatches), static_cast<unsigned long long>(r.lost_for_good),
+      r.p50_us, r.p90_us, r.p99_us, r.p999_us, r.max_us, r.relay_cpu_percent, r.relay_cpu_us_per_input);
+  return std::string(buf) + (r.ok ? "" : "FAILED: " + r.error + "\n");
+}
+
+}  // namespace kaillera::client

@@ -1,0 +1,50 @@
+// `kaillera load`: drives G concurrent 2-player LAN games against a relay, each player sending 60 input
+// packets a second open-loop (as a load generator must, so the relay's speed cannot slow the offered load),
+// and measures, for every frame, the time from the later of the two players' inputs to the arrival of the
+// relayed block at each player: the relay-added latency, kernel included.
+//
+// Lean on purpose: players are small state machines on the codec, one socket each on their own loopback
+// address (127.1.x.y), one thread, epoll. A frame is on time when its block arrives within one frame period
+// (16.7 ms) of the later input.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/net/address.hpp"
+
+namespace kaillera::client {
+
+struct LoadOptions {
+  net::Endpoint server;  // the relay's handshake endpoint
+  std::uint32_t games = 10;
+  double seconds = 10;        // measured play time, after every game has started
+  double warmup_seconds = 2;  // played but not measured
+  double setup_timeout = 60;  // logins and rooms must be ready by then
+  std::uint32_t bytes_per_frame = 2;
+  bool use_cache = false;  // n02 never sends 0x13; SupraClient can
+  int relay_pid = 0;       // when set: the relay's CPU use is read from /proc
+};
+
+struct LoadResult {
+  bool ok = false;
+  std::string error;
+  std::uint32_t games = 0, games_started = 0;
+  double seconds = 0;
+  std::uint64_t inputs_sent = 0;      // input packets sent in the measured window
+  std::uint64_t blocks_received = 0;  // relayed blocks received in the measured window
+  std::uint64_t blocks_expected = 0;  // 2 per frame both players sent in the window
+  std::uint64_t on_time = 0;
+  std::uint64_t mismatches = 0;     // a block whose bytes are not the two inputs of its frame
+  std::uint64_t lost_for_good = 0;  // server seqs the players never got
+  double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, max_us = 0;
+  double relay_cpu_percent = -1;       // of one core, over the measured window
+  double relay_cpu_us_per_input = -1;  // relay CPU per input packet relayed
+};
+
+LoadResult run_load(const LoadOptions& options);
+std::string to_json(const LoadResult& r);
+std::string to_text(const LoadResult& r);
+
+}  // namespace kaillera::client

@@ -1,0 +1,240 @@
+// The `kaillera` command line tool. `play` runs scripted players through a relay over real UDP and checks
+// every lock-step block; `load` drives many games for benchmarks; list, pick and probe come with the master.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "client/load.hpp"
+#include "client/player.hpp"
+#include "client/udp_driver.hpp"
+#include "common/kaillera/conn_type.hpp"
+
+#ifndef KF_VERSION
+#define KF_VERSION "0.0.0"
+#endif
+
+namespace {
+
+namespace kc = kaillera::client;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;  // a mismatch, an error, or a player that did not complete
+constexpr int kExitTimeout = 2;
+constexpr int kExitNotImplemented = 3;
+constexpr int kExitUsage = 64;
+
+struct PlayArgs {
+  std::string server = "127.0.0.1:27888";
+  std::uint32_t players = 2;
+  std::uint32_t frames = 600;
+  int conn_type = 1;
+  std::string game = "Kaillera Federation test";
+  std::uint32_t bytes_per_frame = 2;
+  double timeout = 60;
+  double fps = 0;
+  std::uint32_t repeat = 0;
+  bool no_cache = false;
+  std::string name_prefix = "kfplayer";
+  bool json = false;
+};
+
+struct LoadArgs {
+  std::string server = "127.0.0.1:27888";
+  std::uint32_t games = 10;
+  double seconds = 10;
+  double warmup = 2;
+  std::uint32_t bytes_per_frame = 2;
+  int relay_pid = 0;
+  bool cache = false;
+  bool json = false;
+};
+
+int run_load_command(const LoadArgs& a) {
+  const auto server = kc::resolve_endpoint(a.server);
+  if (!server || a.games < 1 || a.games > 20000 || a.seconds <= 0 || a.bytes_per_frame < 1 ||
+      a.bytes_per_frame > 64) {
+    std::cerr
+        << "kaillera load: --server HOST:PORT, --games 1..20000, --seconds > 0, --bytes-per-frame 1..64\n";
+    return kExitUsage;
+  }
+  kc::LoadOptions o;
+  o.server = *server;
+  o.games = a.games;
+  o.seconds = a.seconds;
+  o.warmup_seconds = a.warmup;
+  o.bytes_per_frame = a.bytes_per_frame;
+  o.use_cache = a.cache;
+  o.relay_pid = a.relay_pid;
+  const kc::LoadResult r = kc::run_load(o);
+  std::cout << (a.json ? kc::to_json(r) + "\n" : kc::to_text(r));
+  return r.ok ? kExitOk : kExitFailed;
+}
+
+int run_play(const PlayArgs& a) {
+  const auto server = kc::resolve_endpoint(a.server);
+  if (!server) {
+    std::cerr << "kaillera play: cannot resolve --server " << a.server << " (expected HOST:PORT)\n";
+    return kExitUsage;
+  }
+  if (a.players < 1 || a.players > 255 ||
+      !kaillera::proto::valid_conn_type(static_cast<std::uint8_t>(a.conn_type)) || a.bytes_per_frame < 1 ||
+      a.frames < 1) {
+    std::cerr << "kaillera play: --players 1..255, --conn-type 1..6, --bytes-per-frame >= 1, --frames >= 1\n";
+    return kExitUsage;
+  }
+
+  std::vector<std::unique_ptr<kc::Player>> players;
+  kc::DriverOptions dopt;
+  dopt.deadline = kc::Millis(static_cast<std::int64_t>(a.timeout * 1000));
+  kc::UdpDriver driver(dopt);
+  for (std::uint32_t i = 1; i <= a.players; ++i) {
+    kc::PlayerOptions o;
+    o.session.server = *server;
+    o.session.name = a.name_prefix + std::to_string(i);
+    o.session.emulator = std::string("Kaillera Federation ") + KF_VERSION;
+    o.session.conn_type = static_cast<std::uint8_t>(a.conn_type);
+    o.session.use_cache = !a.no_cache;
+    o.role = i == 1 ? kc::PlayerOptions::Role::kCreate : kc::PlayerOptions::Role::kJoinByName;
+    o.game = a.game;
+    o.players = a.players;
+    o.frames = a.frames;
+    o.bytes_per_frame = a.bytes_per_frame;
+    o.repeat_period = a.repeat;
+    o.fps = a.fps;
+    o.room_wait = dopt.deadline;
+    players.push_back(std::make_unique<kc::Player>(o));
+    if (auto err = driver.add(*players.back()); !err.empty()) {
+      std::cerr << "kaillera play: " << err << "\n";
+      return kExitFailed;
+    }
+  }
+  const auto run = driver.run();
+
+  const std::uint32_t frames = (a.frames + a.conn_type - 1) / a.conn_type * a.conn_type;
+  bool ok = !run.timed_out;
+  nlohmann::json out;
+  out["server"] = kaillera::net::to_string(*server);
+  out["frames"] = frames;
+  out["conn_type"] = a.conn_type;
+  out["bytes_per_frame"] = a.bytes_per_frame;
+  out["timed_out"] = run.timed_out;
+  out["seconds"] = run.seconds;
+  out["players"] = nlohmann::json::array();
+  for (const auto& p : players) {
+    const auto r = p->result();
+    ok = ok && r.completed && r.mismatches == 0 && r.frames_verified == frames;
+    nlohmann::json j;
+    j["name"] = r.name;
+    j["player_number"] = r.player_number;
+    j["num_players"] = r.num_players;
+    j["game_id"] = r.game_id;
+    j["delay"] = r.delay;
+    j["frames_sent"] = r.frames_sent;
+    j["frames_received"] = r.frames_received;
+    j["frames_verified"] = r.frames_verified;
+    j["mismatches"] = r.mismatches;
+    j["blocks_skipped"] = r.blocks_skipped;
+    j["cache_hits_sent"] = r.cache_hits_sent;
+    j["cache_hits_received"] = r.cache_hits_received;
+    j["resends"] = r.resends;
+    j["lost_messages"] = r.lost_messages;
+    j["play_seconds"] = r.play_seconds;
+    j["completed"] = r.completed;
+    j["phase"] = r.phase;
+    j["errors"] = r.errors;
+    out["players"].push_back(std::move(j));
+  }
+  out["ok"] = ok;
+
+  if (a.json) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::printf("kaillera play: %u players, %u frames, conn type %d (%s), %u bytes/frame, server %s\n",
+                a.players, frames, a.conn_type,
+                std::string(kaillera::proto::conn_type_name(static_cast<std::uint8_t>(a.conn_type))).c_str(),
+                a.bytes_per_frame, kaillera::net::to_string(*server).c_str());
+    for (const auto& j : out["players"]) {
+      const unsigned number = j["player_number"].get<unsigned>();
+      std::printf(
+          "  player %s %s: frames verified %llu/%u, mismatches %llu, delay %u%s\n",
+          number != 0 ? std::to_string(number).c_str() : "-", j["name"].get<std::string>().c_str(),
+          j["frames_verified"].get<unsigned long long>(), frames, j["mismatches"].get<unsigned long long>(),
+          j["delay"].get<unsigned>(),
+          j["completed"].get<bool>() ? "" : (" (incomplete, " + j["phase"].get<std::string>() + ")").c_str());
+      for (const auto& e : j["errors"])
+        std::printf("    error: %s\n", e.get<std::string>().c_str());
+    }
+    std::printf("result: %s (%.2f s)\n", ok ? "ok" : (run.timed_out ? "timeout" : "FAILED"), run.seconds);
+  }
+  if (run.timed_out) return kExitTimeout;
+  return ok ? kExitOk : kExitFailed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kaillera: the Kaillera Federation client tool"};
+  app.set_version_flag("--version", std::string("kaillera ") + KF_VERSION);
+  app.require_subcommand(1);
+
+  PlayArgs play;
+  auto* cmd_play =
+      app.add_subcommand("play", "run scripted players in one game through a relay, checking every frame");
+  cmd_play->add_option("--server", play.server, "the relay's handshake address HOST:PORT")
+      ->capture_default_str();
+  cmd_play->add_option("--players", play.players, "players in the game (player 1 creates and starts)")
+      ->capture_default_str();
+  cmd_play->add_option("--frames", play.frames, "frames each player plays")->capture_default_str();
+  cmd_play->add_option("--conn-type", play.conn_type, "connection type 1 (LAN) .. 6 (Bad): frames per packet")
+      ->capture_default_str();
+  cmd_play->add_option("--game", play.game, "the game (rom) name")->capture_default_str();
+  cmd_play->add_option("--bytes-per-frame", play.bytes_per_frame, "input bytes per frame")
+      ->capture_default_str();
+  cmd_play->add_option("--timeout", play.timeout, "seconds before giving up")->capture_default_str();
+  cmd_play->add_option("--fps", play.fps, "frames per second per player; 0 = as fast as lock-step allows")
+      ->capture_default_str();
+  cmd_play
+      ->add_option("--repeat", play.repeat,
+                   "inputs repeat every N frames (exercises the 0x13 cache); 0 = never")
+      ->capture_default_str();
+  cmd_play->add_flag("--no-cache", play.no_cache, "never send 0x13 (as n02 does)");
+  cmd_play->add_option("--name-prefix", play.name_prefix, "user names are PREFIX1..PREFIXN")
+      ->capture_default_str();
+  cmd_play->add_flag("--json", play.json, "print the summary as JSON");
+
+  LoadArgs load;
+  auto* cmd_load = app.add_subcommand(
+      "load", "drive many 2-player LAN games at 60 inputs/s per player; report latency and relay CPU");
+  cmd_load->add_option("--server", load.server, "the relay's handshake address HOST:PORT")
+      ->capture_default_str();
+  cmd_load->add_option("--games", load.games, "concurrent 2-player games")->capture_default_str();
+  cmd_load->add_option("--seconds", load.seconds, "measured seconds of play")->capture_default_str();
+  cmd_load->add_option("--warmup", load.warmup, "seconds played before measuring")->capture_default_str();
+  cmd_load->add_option("--bytes-per-frame", load.bytes_per_frame, "input bytes per frame")
+      ->capture_default_str();
+  cmd_load->add_option("--relay-pid", load.relay_pid, "read this process's CPU time from /proc");
+  cmd_load->add_flag("--cache", load.cache,
+                     "send 0x13 for repeated inputs (SupraClient) instead of always 0x12");
+  cmd_load->add_flag("--json", load.json, "print the result as JSON");
+
+  for (const char* name : {"list", "pick", "probe"}) {
+    auto* c = app.add_subcommand(name, std::string(name) + " (not yet implemented)");
+    c->allow_extras();
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (cmd_play->parsed()) return run_play(play);
+  if (cmd_load->parsed()) return run_load_command(load);
+  for (auto* c : app.get_subcommands()) {
+    std::fprintf(stderr, "kaillera %s: not yet implemented\n", c->get_name().c_str());
+  }
+  return kExitNotImplemented;
+}

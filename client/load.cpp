@@ -140,11 +140,17 @@ class Runner {
     }
     // Set-up: everyone says HELLO; the state machines take it from there.
     const TimePoint setup_deadline = Clock::now() + to_duration(o_.setup_timeout);
+    // Logins are ramped: at most kLoggingIn players between HELLO and their own UserJoined at once, as
+    // players arrive over time on a real server (each login sends every user a UserJoined).
     for (auto& g : games_) {
       for (auto& pl : g.players)
-        hello(pl, Clock::now());
+        waiting_.push_back(&pl);
     }
     while (started_ < games_.size()) {
+      while (logging_in_ < kLoggingIn && next_waiting_ < waiting_.size()) {
+        ++logging_in_;
+        hello(*waiting_[next_waiting_++], Clock::now());
+      }
       const TimePoint now = Clock::now();
       if (now > setup_deadline) {
         r.games_started = static_cast<std::uint32_t>(started_);
@@ -258,7 +264,10 @@ class Runner {
     last_retry_scan_ = now;
     for (auto& g : games_) {
       for (auto& pl : g.players) {
-        if (pl.phase == Phase::kPlaying || now - pl.last_progress < std::chrono::milliseconds(1000)) continue;
+        if (pl.phase == Phase::kPlaying || pl.last_progress == TimePoint{} ||
+            now - pl.last_progress < std::chrono::milliseconds(1000)) {
+          continue;
+        }
         pl.last_progress = now;
         if (pl.phase == Phase::kHello) {
           hello(pl, now);
@@ -364,6 +373,7 @@ class Runner {
         if (m && m->user == pl.name && pl.phase == Phase::kLogin) {
           pl.user_id = m->user_id;
           pl.phase = Phase::kLobby;
+          --logging_in_;
           if (pl.index == 0) {
             send(pl, p::CreateGame{"", "load-" + std::to_string(g.id_index), "", 0xFFFFFFFF});
           } else if (g.game_id != 0) {
@@ -437,6 +447,9 @@ class Runner {
   int epoll_ = -1;
   std::size_t started_ = 0;
   std::size_t rooms_full_ = 0;
+  static constexpr std::size_t kLoggingIn = 32;
+  std::vector<Player*> waiting_;
+  std::size_t next_waiting_ = 0, logging_in_ = 0;
   TimePoint base_{}, measure_from_{}, measure_to_{}, last_retry_scan_{};
   std::uint64_t inputs_sent_ = 0, frames_both_sent_ = 0, on_time_ = 0, mismatches_ = 0, lost_ = 0;
   Histogram hist_;

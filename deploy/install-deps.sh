@@ -17,7 +17,7 @@ packages=(
   # test tools: namespaces, TLS certificates, the process helpers
   iproute2 openssl procps
 )
-if [ "${KF_WITH_BROWSER:-0}" = 1 ]; then
+if [ "${KF_WITH_BROWSER:-1}" = 1 ]; then
   packages+=(chromium)
 fi
 

@@ -104,6 +104,28 @@ class Outbox {
   // Writes the newest `n` sent messages again (a resend after a duplicate-only datagram). 0 if none was sent.
   std::size_t write_resend(std::span<std::uint8_t> out, std::size_t n);
 
+  // Writes the newest `n` sent messages again as a ladder: datagrams of at most `step` messages, oldest
+  // first, each one's newest seq `step` past the previous one's. A receiver that only accepts bundles a few
+  // seqs ahead of what it has (n02 accepts 1..9) climbs back from wherever it stopped. `emit(bytes)` is
+  // called for each datagram, in order; returns how many were written.
+  template <class Emit>
+  std::size_t write_resend_ladder(std::span<std::uint8_t> scratch, std::size_t n, std::size_t step, Emit&& emit) {
+    const std::size_t sent = stored_ - pending_;
+    n = std::min(n, sent);
+    step = std::max<std::size_t>(1, std::min(step, kMaxBundleCount));
+    if (n == 0) return 0;
+    std::size_t datagrams = 0;
+    for (std::size_t chunk = (n - 1) / step + 1; chunk-- > 0;) {
+      const std::size_t newest_back = pending_ + chunk * step;
+      const std::size_t size = write(scratch, newest_back, std::min(step, n - chunk * step));
+      if (size == 0) continue;
+      emit(std::span<const std::uint8_t>(scratch.data(), size));
+      ++datagrams;
+    }
+    return datagrams;
+  }
+  std::size_t sent_in_history() const { return stored_ - pending_; }
+
   std::size_t max_datagram() const { return max_datagram_; }
   // How many messages the last `datagrams` datagrams written by write_next carried as new.
   std::size_t recent_messages(std::size_t datagrams) const;

@@ -304,22 +304,35 @@ void Server::Impl::flush_one(Session& s, Sink& out) {
   out.send(s.local_port, s.addr, ByteSpan(scratch.data(), n));
   ++counters.datagrams_out;
   counters.bytes_out += n;
+  // A backlog (a busy lobby: every login, room and status change goes to every user) drains up to 4
+  // datagrams per step, so game data queued behind it is not held back for long. The post-login burst
+  // keeps one new message per datagram, each repeating up to burst_redundancy earlier ones.
+  for (int extra = 0; extra < 3 && s.state == SessionState::kLoggedIn && s.tx.pending() > 0; ++extra) {
+    const bool in_burst = s.burst_left > 0;
+    n = s.tx.write_next(scratch, in_burst ? cfg.burst_redundancy : cfg.redundancy, in_burst ? 1 : 8);
+    if (n == 0) break;
+    if (in_burst) --s.burst_left;
+    out.send(s.local_port, s.addr, ByteSpan(scratch.data(), n));
+    ++counters.datagrams_out;
+    counters.bytes_out += n;
+  }
 }
 
 void Server::Impl::resend(Session& s, TimePoint now, Sink& out) {
   if (now - s.last_resend < cfg.resend_min_interval) return;
   s.last_resend = now;
   s.resend_streak = std::min(s.resend_streak + 1, 3);
-  // At least everything the last `redundancy` (+ streak) datagrams carried: a lost datagram with several new
-  // messages must come back whole, or the client's window skips past the ones left out.
-  const std::size_t n = s.tx.write_resend(
-      scratch,
-      std::max<std::size_t>(3 * s.resend_streak + 2, s.tx.recent_messages(cfg.redundancy + s.resend_streak)));
-  if (n == 0) return;
-  out.send(s.local_port, s.addr, ByteSpan(scratch.data(), n));
-  ++counters.datagrams_out;
-  ++counters.resends;
-  counters.bytes_out += n;
+  // At least everything the last `redundancy` (+ streak) datagrams carried, and deeper with every resend
+  // in a row, as a ladder of datagrams oldest first: an n02 client that fell more than 9 seqs behind (it
+  // ignores anything further ahead) climbs back, and a lost fan-out comes back whole.
+  const std::size_t n = std::max<std::size_t>(8 * static_cast<std::size_t>(s.resend_streak) + 1,
+                                              s.tx.recent_messages(cfg.redundancy + s.resend_streak));
+  const std::size_t sent = s.tx.write_resend_ladder(scratch, n, 8, [&](std::span<const std::uint8_t> d) {
+    out.send(s.local_port, s.addr, d);
+    ++counters.datagrams_out;
+    counters.bytes_out += d.size();
+  });
+  if (sent != 0) ++counters.resends;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

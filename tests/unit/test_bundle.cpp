@@ -203,6 +203,29 @@ TEST(Outbox, ResendRepeatsTheNewestSentMessages) {
   EXPECT_EQ(b->messages[4].seq, 2);
 }
 
+TEST(Outbox, LadderResendLetsANarrowWindowClimbBack) {
+  // An n02-like receiver accepts a bundle only if its newest seq is 1..9 ahead of what it has. After it
+  // missed 20 messages, a plain resend (newest first) is out of its reach; the ladder is not.
+  p::Outbox o(32, 1400);
+  std::vector<std::uint8_t> d(1400);
+  for (int i = 0; i < 25; ++i) {
+    o.push(p::KeepAlive{});
+    o.write_next(d, 3);
+  }
+  std::uint16_t last = 4;  // it has seqs 0..4 and nothing after
+  auto n02_accepts = [&](p::Bytes dg) {
+    auto b = p::parse_bundle(dg);
+    if (!b) return;
+    const auto ahead = static_cast<std::uint16_t>(b->messages[0].seq - last);
+    if (ahead >= 1 && ahead <= 9) last = b->messages[0].seq;
+  };
+  n02_accepts(p::Bytes(d).first(o.write_resend(d, 9)));
+  EXPECT_EQ(last, 4);  // newest 24 is 20 ahead: ignored
+  const auto count = o.write_resend_ladder(d, 32, 8, n02_accepts);
+  EXPECT_EQ(count, 4u);  // 25 messages in history: 1 + 8 + 8 + 8
+  EXPECT_EQ(last, 24);
+}
+
 TEST(Outbox, SeqsWrapAfterFFFF) {
   p::Outbox o(4, 1400);
   std::vector<std::uint8_t> d(1400);

@@ -693,10 +693,11 @@ TEST(RelayGame, DuplicateOnlyDatagramIsAResendRequest) {
   t.start();
   const auto before = t.a.datagram_sizes.size();
   t.a.resend_last();
-  EXPECT_EQ(t.a.datagram_sizes.size(), before + 1);
+  const auto after = t.a.datagram_sizes.size();
+  EXPECT_GE(after, before + 1);
   EXPECT_EQ(t.h.server().counters().resends, 1u);
   t.a.resend_last();  // within the minimum interval: not again
-  EXPECT_EQ(t.a.datagram_sizes.size(), before + 1);
+  EXPECT_EQ(t.a.datagram_sizes.size(), after);
 }
 
 TEST(RelayGame, DropsReturnTheGameToWaiting) {

@@ -1,0 +1,230 @@
+#include "master/http_routes.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "master/formats.hpp"
+#include "master/touch.hpp"
+
+namespace kaillera::master {
+
+namespace {
+
+int http_status(Code code) {
+  switch (code) {
+    case Code::kOk:
+      return 200;
+    case Code::kInvalidArgument:
+      return 400;
+    case Code::kUnauthenticated:
+      return 401;
+    case Code::kPermissionDenied:
+      return 403;
+    case Code::kNotFound:
+      return 404;
+    case Code::kFailedPrecondition:
+      return 409;
+    case Code::kResourceExhausted:
+      return 429;
+    case Code::kUnavailable:
+      return 503;
+    case Code::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+HttpResponse cached(const std::shared_ptr<const Snapshot>& snap, FormatSlot slot,
+                    std::string (*render)(const Snapshot&), std::string_view content_type) {
+  HttpResponse r;
+  r.content_type = std::string(content_type);
+  const std::string& text = snap->cached(slot, render);
+  r.keep = snap;
+  r.view = text;
+  return r;
+}
+
+constexpr std::string_view kClassicType = "text/plain";  // the bytes are in each server's own charset
+constexpr std::string_view kJsonType = "application/json; charset=utf-8";
+
+void allow_cors(HttpResponse& r) {
+  r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+}
+
+HttpResponse relays_api(RouteContext& ctx, const Query& q) {
+  RelayFilter f;
+  for (const auto& p : q.params) {
+    if (p.key == "online" || p.key == "has_room") {
+      const auto v = parse_flag(p.value);
+      if (!v)
+        return error_response(
+            400, "query parameter " + p.key + ": must be 1 or 0 (got \"" + p.value.substr(0, 20) + "\")",
+            true);
+      (p.key == "online" ? f.online_only : f.has_room) = *v;
+    } else if (p.key == "location") {
+      if (p.value.size() > kMaxLocationBytes)
+        return error_response(400, "query parameter location: too long", true);
+      f.location_contains = p.value;
+    } else {
+      return error_response(
+          400, "unknown query parameter \"" + p.key.substr(0, 40) + "\" (known: online, has_room, location)",
+          true);
+    }
+  }
+  auto snap = ctx.catalog.snapshot(ctx.now());
+  HttpResponse r;
+  if (f.any()) {
+    r.content_type = std::string(kJsonType);
+    r.body = render_api_relays(*snap, f);
+  } else {
+    r = cached(
+        snap, kSlotApiRelays, [](const Snapshot& s) { return render_api_relays(s); }, kJsonType);
+  }
+  allow_cors(r);
+  return r;
+}
+
+HttpResponse touch(RouteContext& ctx, const HttpRequest& req, std::string_view protocol, const Query& q) {
+  const bool kaillera = protocol == store::kProtocolTouchServer;
+  const std::string_view header = req.header(kaillera ? "kaillera-wgames" : "waiting-games");
+  TouchParse parsed = parse_touch(protocol, q, header, req.remote_ip);
+  if (!parsed.status.ok()) {
+    if (ctx.on_touch) ctx.on_touch(false);
+    return error_response(http_status(parsed.status.code), parsed.status.message);
+  }
+  TouchResult result = ctx.catalog.touch(parsed.input, ctx.now());
+  if (!result.status.ok()) {
+    if (ctx.on_touch) ctx.on_touch(false);
+    return error_response(http_status(result.status.code), result.status.message);
+  }
+  if (ctx.on_touch) ctx.on_touch(true);
+  const std::string address = net::to_string(parsed.input.address);
+  HttpResponse r;
+  if (result.check) {
+    if (!ctx.check || !ctx.check(*result.check)) {
+      ctx.catalog.touch_checked(*result.check, false, ctx.now());
+      return error_response(503, "too many address checks in flight; touch again later");
+    }
+    r.body = "OK checking " + address + ": the master sent PING there; the server is listed after its PONG\n";
+  } else if (result.listed) {
+    r.body = "OK listed " + address + "\n";
+  } else {
+    r.body = "OK checking " + address + ": waiting for the PONG\n";
+  }
+  return r;
+}
+
+}  // namespace
+
+std::string_view HttpRequest::header(std::string_view lower_name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == lower_name) return v;
+  }
+  return {};
+}
+
+HttpResponse error_response(int status, std::string_view message, bool json) {
+  HttpResponse r;
+  r.status = status;
+  if (json) {
+    r.content_type = std::string(kJsonType);
+    r.body =
+        nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    r.body += "\n";
+  } else {
+    r.body = "error: " + std::string(message) + "\n";
+  }
+  return r;
+}
+
+HttpResponse route(RouteContext& ctx, const HttpRequest& req) {
+  const bool api = req.target.rfind("/api/", 0) == 0;
+  if (req.target.size() > kMaxTargetBytes) {
+    return error_response(414, "request target longer than " + std::to_string(kMaxTargetBytes) + " bytes",
+                          api);
+  }
+  if (req.target.empty() || req.target.front() != '/') {
+    return error_response(400, "request target must start with '/'");
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
+    HttpResponse r = error_response(405, "method " + req.method.substr(0, 20) + " not allowed; use GET", api);
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return r;
+  }
+  std::string_view target = req.target;
+  std::string_view path = target, query_text;
+  if (const auto q = target.find('?'); q != std::string_view::npos) {
+    path = target.substr(0, q);
+    query_text = target.substr(q + 1);
+  }
+  if (const auto hash = query_text.find('#'); hash != std::string_view::npos)
+    query_text = query_text.substr(0, hash);
+  Query query;
+  if (std::string problem = parse_query(query_text, query); !problem.empty()) {
+    return error_response(400, problem, api);
+  }
+
+  if (path == "/raw_server_list.php" || path == "/raw_server_list2.php" || path == "/server_list.php" ||
+      path == "/game_list.php") {
+    bool games = path == "/game_list.php";
+    if (const std::string* wg = query.get("wg")) {
+      const auto v = parse_flag(*wg);
+      if (!v)
+        return error_response(400, "query parameter wg: must be 1 or 0 (got \"" + wg->substr(0, 20) + "\")");
+      games = games || *v;
+    }
+    auto snap = ctx.catalog.snapshot(ctx.now());
+    HttpResponse r = games ? cached(snap, kSlotGameLine, render_game_line, kClassicType)
+                           : cached(snap, kSlotServerList, render_server_list, kClassicType);
+    allow_cors(r);
+    // n02 treats a reply of at most 150 bytes (200 for waiting games), headers included, as "Error refreshing
+    // list" (N02R kaillera_ui_mslist.cpp); these headers keep a short list above that.
+    r.headers.emplace_back("Cache-Control", "no-cache, max-age=0");
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    return r;
+  }
+  if (path == "/server_list.json" || path == "/game_list.json") {
+    auto snap = ctx.catalog.snapshot(ctx.now());
+    HttpResponse r = path == "/server_list.json"
+                         ? cached(snap, kSlotServerListJson, render_server_list_json, kJsonType)
+                         : cached(snap, kSlotGameListJson, render_game_list_json, kJsonType);
+    allow_cors(r);
+    return r;
+  }
+  if (path == "/touch_server.php") return touch(ctx, req, store::kProtocolTouchServer, query);
+  if (path == "/touch_list.php") return touch(ctx, req, store::kProtocolTouchList, query);
+  if (path == "/api/v1/relays") return relays_api(ctx, query);
+  if (path == "/api/v1/games") {
+    if (!query.params.empty()) {
+      return error_response(400, "unknown query parameter \"" + query.params.front().key.substr(0, 40) + "\"",
+                            true);
+    }
+    auto snap = ctx.catalog.snapshot(ctx.now());
+    HttpResponse r = cached(snap, kSlotApiGames, render_api_games, kJsonType);
+    allow_cors(r);
+    return r;
+  }
+  if (path == "/metrics") {
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = ctx.metrics ? ctx.metrics() : std::string();
+    return r;
+  }
+  if (path == "/healthz") {
+    HttpResponse r;
+    r.body = "ok\n";
+    return r;
+  }
+  if (path == "/" || path == "/index.html") {
+    HttpResponse r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = std::string(ctx.web_page);
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    return r;
+  }
+  return error_response(404,
+                        "not found: " + std::string(path.substr(0, 80)) +
+                            " (try /, /server_list.php, /game_list.php, /api/v1/relays)",
+                        api);
+}
+
+}  // namespace kaillera::master

@@ -1,0 +1,343 @@
+#include "master/settings.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <toml++/toml.h>
+
+#include "common/net/address.hpp"
+#include "master/charset.hpp"
+
+namespace kaillera::master {
+
+namespace {
+
+std::string type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "a date or time";
+  }
+}
+
+using Setter = std::function<std::string(const toml::node&, Settings&)>;
+
+template <typename T>
+Setter int_key(T Settings::*field, std::int64_t min, std::int64_t max) {
+  return [=](const toml::node& n, Settings& s) -> std::string {
+    const std::string want = "must be an integer " + std::to_string(min) + ".." + std::to_string(max);
+    const auto* v = n.as_integer();
+    if (v == nullptr) return want + " (got " + type_name(n) + ")";
+    if (v->get() < min || v->get() > max) return want + " (got " + std::to_string(v->get()) + ")";
+    s.*field = static_cast<T>(v->get());
+    return {};
+  };
+}
+
+Setter string_key(std::string Settings::*field) {
+  return [=](const toml::node& n, Settings& s) -> std::string {
+    const auto* v = n.as_string();
+    if (v == nullptr) return "must be a string (got " + type_name(n) + ")";
+    s.*field = v->get();
+    return {};
+  };
+}
+
+Setter bool_key(bool Settings::*field) {
+  return [=](const toml::node& n, Settings& s) -> std::string {
+    const auto* v = n.as_boolean();
+    if (v == nullptr) return "must be true or false (got " + type_name(n) + ")";
+    s.*field = v->get();
+    return {};
+  };
+}
+
+std::string get_strings(const toml::node& n, std::vector<std::string>& out) {
+  if (const auto* one = n.as_string()) {
+    out = {one->get()};
+    return {};
+  }
+  const auto* a = n.as_array();
+  if (a == nullptr) return "must be a string or an array of strings (got " + type_name(n) + ")";
+  std::vector<std::string> values;
+  for (std::size_t i = 0; i < a->size(); ++i) {
+    const auto* v = (*a)[i].as_string();
+    if (v == nullptr)
+      return "must be an array of strings (element " + std::to_string(i) + " is " + type_name((*a)[i]) + ")";
+    values.push_back(v->get());
+  }
+  out = std::move(values);
+  return {};
+}
+
+constexpr std::int64_t kHourMs = 3600 * 1000;
+constexpr std::int64_t kDayMs = 24 * kHourMs;
+
+const std::map<std::string, Setter, std::less<>>& toml_keys() {
+  static const std::map<std::string, Setter, std::less<>> keys = {
+      {"db", string_key(&Settings::db)},
+      {"grpc", string_key(&Settings::grpc)},
+      {"http", string_key(&Settings::http)},
+      {"check_bind", string_key(&Settings::check_bind)},
+      {"open_registration", bool_key(&Settings::open_registration)},
+      {"report_interval_ms", int_key(&Settings::report_interval_ms, 50, kHourMs)},
+      {"max_relays_per_ip", int_key(&Settings::max_relays_per_ip, 1, 1000)},
+      {"mirrors", [](const toml::node& n, Settings& s) { return get_strings(n, s.mirrors); }},
+      {"tls_cert", string_key(&Settings::tls_cert)},
+      {"tls_key", string_key(&Settings::tls_key)},
+      {"touch_ttl_ms", int_key(&Settings::touch_ttl_ms, 100, kDayMs)},
+      {"check_timeout_ms", int_key(&Settings::check_timeout_ms, 50, 60'000)},
+      {"default_charset", string_key(&Settings::default_charset)},
+      {"measurement_retention_s", int_key(&Settings::measurement_retention_s, 60, 365 * 86'400)},
+      {"log_level", string_key(&Settings::log_level)},
+  };
+  return keys;
+}
+
+LoadResult fail(std::string message) {
+  LoadResult r;
+  r.exit = true;
+  r.exit_code = kExitConfig;
+  r.error = std::move(message);
+  return r;
+}
+
+bool readable(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return static_cast<bool>(in);
+}
+
+}  // namespace
+
+bool valid_log_level(std::string_view level) {
+  static constexpr std::string_view kLevels[] = {"trace", "debug",    "info", "warn",
+                                                 "error", "critical", "off"};
+  return std::find(std::begin(kLevels), std::end(kLevels), level) != std::end(kLevels);
+}
+
+std::string apply_toml(std::string_view text, std::string_view source, Settings& s) {
+  const std::string src(source);
+  toml::table table;
+  try {
+    table = toml::parse(text, src);
+  } catch (const toml::parse_error& e) {
+    return src + ":" + std::to_string(e.source().begin.line) + ":" + std::to_string(e.source().begin.column) +
+           ": " + std::string(e.description());
+  }
+  const auto& keys = toml_keys();
+  std::vector<std::pair<std::string, const toml::node*>> items;
+  for (auto&& [key, node] : table)
+    items.emplace_back(std::string(key.str()), &node);
+  std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
+    return a.second->source().begin.line < b.second->source().begin.line;
+  });
+  for (const auto& [key, node] : items) {
+    const std::string where = " (line " + std::to_string(node->source().begin.line) + ")";
+    auto it = keys.find(key);
+    if (it == keys.end()) return src + ": unknown key '" + key + "'" + where;
+    if (std::string problem = it->second(*node, s); !problem.empty())
+      return src + ": key '" + key + "' " + problem + where;
+  }
+  return {};
+}
+
+std::string apply_toml_file(const std::string& path, Settings& s) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return path + ": cannot open the config file";
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return path + ": cannot read the config file";
+  return apply_toml(text.str(), path, s);
+}
+
+std::string check_settings(const Settings& s) {
+  if (s.db.empty()) return "db: must not be empty";
+  if (!net::parse_endpoint(s.grpc)) return "grpc: '" + s.grpc + "' is not IPv4:PORT";
+  if (!net::parse_endpoint(s.http)) return "http: '" + s.http + "' is not IPv4:PORT";
+  if (!net::parse_endpoint(s.check_bind)) return "check_bind: '" + s.check_bind + "' is not IPv4:PORT";
+  if (s.report_interval_ms < 50 || s.report_interval_ms > kHourMs) {
+    return "report_interval_ms: must be 50.." + std::to_string(kHourMs) + " (got " +
+           std::to_string(s.report_interval_ms) + ")";
+  }
+  if (s.max_relays_per_ip < 1 || s.max_relays_per_ip > 1000) {
+    return "max_relays_per_ip: must be 1..1000 (got " + std::to_string(s.max_relays_per_ip) + ")";
+  }
+  if (s.touch_ttl_ms < 100 || s.touch_ttl_ms > kDayMs) {
+    return "touch_ttl_ms: must be 100.." + std::to_string(kDayMs) + " (got " +
+           std::to_string(s.touch_ttl_ms) + ")";
+  }
+  if (s.check_timeout_ms < 50 || s.check_timeout_ms > 60'000) {
+    return "check_timeout_ms: must be 50..60000 (got " + std::to_string(s.check_timeout_ms) + ")";
+  }
+  for (const auto& url : s.mirrors) {
+    if ((url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) || url.size() > 2048 ||
+        url.find_first_of(" \t\r\n") != std::string::npos) {
+      return "mirrors: '" + url + "' is not an http:// or https:// URL";
+    }
+  }
+  if (s.tls_cert.empty() != s.tls_key.empty()) return "tls_cert and tls_key: give both or neither";
+  if (!s.tls_cert.empty() && !readable(s.tls_cert)) return "tls_cert: cannot read '" + s.tls_cert + "'";
+  if (!s.tls_key.empty() && !readable(s.tls_key)) return "tls_key: cannot read '" + s.tls_key + "'";
+  if (!charset_known(s.default_charset))
+    return "default_charset: unknown charset '" + s.default_charset + "'";
+  if (!valid_log_level(s.log_level)) {
+    return "log_level: '" + s.log_level + "' is not one of trace, debug, info, warn, error, critical, off";
+  }
+  return {};
+}
+
+LoadResult load_settings(int argc, const char* const* argv) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i)
+    args.emplace_back(argv[i]);
+  return load_settings(args);
+}
+
+LoadResult load_settings(const std::vector<std::string>& args) {
+  CLI::App app{
+      "kaillera-master: the directory of Kaillera Federation relays (gRPC, SQLite, classic list formats, web "
+      "page).\n"
+      "Flags override the config file.",
+      "kaillera-master"};
+  app.require_subcommand(0, 1);
+  std::string config_file, db, grpc, http, check_bind, tls_cert, tls_key, default_charset, log_level,
+      ready_file;
+  std::int64_t report_interval_ms = 0, touch_ttl_ms = 0, check_timeout_ms = 0;
+  int max_relays_per_ip = 0;
+  std::vector<std::string> mirrors;
+  bool open_registration = false, version = false;
+
+  app.add_option("--config", config_file, "TOML config file (keys in docs/OPERATING.md)");
+  auto* o_db = app.add_option("--db", db, "SQLite database file [kaillera-master.db]");
+  auto* o_grpc = app.add_option("--grpc", grpc, "gRPC address IPv4:PORT [127.0.0.1:27800]");
+  auto* o_http = app.add_option("--http", http, "HTTP address IPv4:PORT [127.0.0.1:8080]");
+  auto* o_check =
+      app.add_option("--check-bind", check_bind, "UDP address the PING checks go out from [0.0.0.0:0]");
+  auto* o_open = app.add_flag("--open-registration", open_registration,
+                              "let relays register without a token after a PING/PONG check of their address");
+  auto* o_interval = app.add_option("--report-interval-ms", report_interval_ms,
+                                    "how often relays report; offline after 3 missed [10000]");
+  auto* o_per_ip = app.add_option("--max-relays-per-ip", max_relays_per_ip,
+                                  "open registrations (and touch servers) per IP [4]");
+  auto* o_mirror =
+      app.add_option("--mirror", mirrors, "a public list to mirror (repeatable; stored, future work)")
+          ->allow_extra_args(false);
+  auto* o_cert = app.add_option("--tls-cert", tls_cert, "PEM certificate chain for gRPC TLS");
+  auto* o_key = app.add_option("--tls-key", tls_key, "PEM private key for gRPC TLS");
+  auto* o_ttl = app.add_option("--touch-ttl-ms", touch_ttl_ms,
+                               "third-party servers leave the list after this [120000]");
+  auto* o_timeout =
+      app.add_option("--check-timeout-ms", check_timeout_ms, "how long to wait for a PONG [3000]");
+  auto* o_charset = app.add_option("--default-charset", default_charset,
+                                   "charset of non-UTF-8 touch requests [windows-1252]");
+  auto* o_log =
+      app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off [info]");
+  app.add_option("--ready-file", ready_file, "write the bound addresses as JSON to this file once serving");
+  app.add_flag("--version", version, "print the version and exit");
+
+  std::string relay_name, relay_ref;
+  bool json = false;
+  auto* relay = app.add_subcommand("relay", "operator commands for token relays")->require_subcommand(1, 1);
+  relay->fallthrough();
+  auto* add =
+      relay->add_subcommand("add", "issue a token for a new relay NAME (printed once, stored hashed)");
+  add->add_option("NAME", relay_name, "the relay's name for operators")->required();
+  add->fallthrough();
+  auto* list = relay->add_subcommand("list", "list every relay this master knows");
+  list->add_flag("--json", json, "print JSON");
+  list->fallthrough();
+  auto* remove = relay->add_subcommand("remove", "remove a relay (by NAME or ID) and its token");
+  remove->add_option("NAME_OR_ID", relay_ref, "the relay's name or numeric id")->required();
+  remove->fallthrough();
+  auto* migrate = app.add_subcommand("migrate", "apply the database schema migrations and exit");
+  migrate->fallthrough();
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    LoadResult r;
+    r.exit = true;
+    r.output = app.help();
+    return r;
+  } catch (const CLI::CallForAllHelp&) {
+    LoadResult r;
+    r.exit = true;
+    r.output = app.help("", CLI::AppFormatMode::All);
+    return r;
+  } catch (const CLI::ParseError& e) {
+    return fail(std::string(e.what()) + " (see --help)");
+  }
+  if (version) {
+    LoadResult r;
+    r.exit = true;
+    r.output = std::string("kaillera-master ") + KF_VERSION + "\n";
+    return r;
+  }
+
+  LoadResult r;
+  if (add->parsed()) {
+    r.command = Command::kRelayAdd;
+    r.argument = relay_name;
+  } else if (list->parsed()) {
+    r.command = Command::kRelayList;
+    r.json = json;
+  } else if (remove->parsed()) {
+    r.command = Command::kRelayRemove;
+    r.argument = relay_ref;
+  } else if (migrate->parsed()) {
+    r.command = Command::kMigrate;
+  }
+
+  Settings& s = r.settings;
+  if (!config_file.empty()) {
+    s.config_file = config_file;
+    if (std::string problem = apply_toml_file(config_file, s); !problem.empty()) return fail(problem);
+  }
+  if (o_db->count()) s.db = db;
+  if (o_grpc->count()) s.grpc = grpc;
+  if (o_http->count()) s.http = http;
+  if (o_check->count()) s.check_bind = check_bind;
+  if (o_open->count()) s.open_registration = open_registration;
+  if (o_interval->count()) s.report_interval_ms = report_interval_ms;
+  if (o_per_ip->count()) s.max_relays_per_ip = max_relays_per_ip;
+  if (o_mirror->count()) s.mirrors = mirrors;
+  if (o_cert->count()) s.tls_cert = tls_cert;
+  if (o_key->count()) s.tls_key = tls_key;
+  if (o_ttl->count()) s.touch_ttl_ms = touch_ttl_ms;
+  if (o_timeout->count()) s.check_timeout_ms = check_timeout_ms;
+  if (o_charset->count()) s.default_charset = default_charset;
+  if (o_log->count()) s.log_level = log_level;
+  s.ready_file = ready_file;
+
+  if (std::string problem = check_settings(s); !problem.empty()) return fail("invalid setting: " + problem);
+  if (r.command == Command::kRelayAdd) {
+    const auto& n = r.argument;
+    const bool printable = std::all_of(
+        n.begin(), n.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x20 && c != 0x7F; });
+    if (n.empty() || n.size() > 64 || !printable) {
+      return fail("relay add: NAME must be 1..64 printable characters");
+    }
+    if (std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return fail("relay add: NAME must not be all digits (numbers name relay ids)");
+    }
+  }
+  return r;
+}
+
+}  // namespace kaillera::master

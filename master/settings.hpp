@@ -1,0 +1,58 @@
+// Start-up settings of kaillera-master: a plain struct with defaults, read from a TOML file (--config) and
+// the command line (flags override the file), checked once; every problem names its key or flag. Also parses
+// the operator subcommands (relay add|list|remove, migrate). Free of gRPC, Asio and spdlog so tests call it
+// directly.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kaillera::master {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRuntime = 1;  // e.g. a port could not be bound, the database is newer than us
+inline constexpr int kExitConfig = 2;   // bad flag, bad config key or value
+
+struct Settings {
+  std::string db = "kaillera-master.db";  // SQLite file
+  std::string grpc = "127.0.0.1:27800";   // RelayRegistry + Directory
+  std::string http = "127.0.0.1:8080";    // lists, touch requests, JSON API, web page, /metrics
+  std::string check_bind = "0.0.0.0:0";   // UDP source of the PING address checks
+  bool open_registration = false;
+  std::int64_t report_interval_ms = 10'000;
+  int max_relays_per_ip = 4;
+  std::vector<std::string> mirrors;  // stored; mirroring itself is future work
+  std::string tls_cert, tls_key;     // PEM files; both or neither
+  std::int64_t touch_ttl_ms = 120'000;
+  std::int64_t check_timeout_ms = 3'000;
+  std::string default_charset = "windows-1252";
+  std::int64_t measurement_retention_s = 86'400;
+  std::string log_level = "info";
+  std::string config_file;  // --config
+  std::string ready_file;   // --ready-file: JSON with the bound addresses, written once serving
+};
+
+enum class Command { kServe, kRelayAdd, kRelayList, kRelayRemove, kMigrate };
+
+struct LoadResult {
+  bool exit = false;  // true: do not run; print output / error and return exit_code
+  int exit_code = kExitOk;
+  std::string output;
+  std::string error;
+  Settings settings;
+  Command command = Command::kServe;
+  std::string argument;  // NAME for relay add, NAME|ID for relay remove
+  bool json = false;     // relay list --json
+};
+
+LoadResult load_settings(const std::vector<std::string>& args);  // without the program name
+LoadResult load_settings(int argc, const char* const* argv);
+
+std::string apply_toml(std::string_view text, std::string_view source, Settings& s);
+std::string apply_toml_file(const std::string& path, Settings& s);
+std::string check_settings(const Settings& s);
+bool valid_log_level(std::string_view level);
+
+}  // namespace kaillera::master

@@ -1,0 +1,139 @@
+// The web page as a person sees it: the real kaillera-master with one relay (registered and reporting over
+// gRPC) and a waiting game, opened in headless Chromium. The rendered DOM must show the relay's name (as
+// UTF-8), its users/max and the waiting game. A phone-sized screenshot is written for a person to look at
+// ($KF_WEB_SCREENSHOT_DIR keeps it).
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+
+#include "kaillera/directory/v1/directory.grpc.pb.h"
+#include "tests/master/master_harness.hpp"
+
+namespace {
+
+using namespace kf_master_test;
+namespace v1 = kaillera::directory::v1;
+
+const char* chromium() {
+  for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"}) {
+    if (std::filesystem::exists(p)) return p;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> chromium_args(const TempDir& dir, const std::string& profile) {
+  return {"--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          "--disable-dev-shm-usage",
+          "--user-data-dir=" + (dir / profile),
+          "--virtual-time-budget=5000"};
+}
+
+class MasterWeb : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (chromium() == nullptr) {
+      GTEST_SKIP() << "chromium is not installed (KF_WITH_BROWSER=1 bash deploy/install-deps.sh)";
+    }
+    master_ = std::make_unique<Master>(dir_, std::vector<std::string>{});
+    // One relay, reporting 3 of 16 users and a waiting game.
+    const auto added =
+        run_command(KF_MASTER_BIN, {"relay", "add", "web", "--db", dir_ / "master.db"}, dir_ / "add.log");
+    ASSERT_EQ(added.exit_code, 0) << added.output;
+    const auto end = added.output.find_last_not_of('\n');
+    const std::string token =
+        added.output.substr(added.output.rfind('\n', end) + 1, end - added.output.rfind('\n', end));
+
+    auto channel = grpc::CreateChannel(master_->grpc_address(), grpc::InsecureChannelCredentials());
+    auto stub = v1::RelayRegistry::NewStub(channel);
+    v1::RegisterRequest req;
+    req.set_token(token);
+    auto* info = req.mutable_info();
+    info->mutable_name()->set_raw("Caf\xE9 Netplay");  // windows-1252
+    info->set_charset("windows-1252");
+    info->set_public_host("127.0.0.1");
+    info->set_handshake_port(27888);
+    info->set_game_port_first(27889);
+    info->mutable_location()->set_raw("M\xFCnchen");
+    info->set_version("kf 0.1.0");
+    info->set_max_users(16);
+    v1::RegisterResponse reg;
+    {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+      const auto s = stub->Register(&ctx, req, &reg);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    auto rw = stub->Report(&ctx);
+    v1::RelayMessage hello;
+    hello.mutable_hello()->set_relay_id(reg.relay_id());
+    hello.mutable_hello()->set_session_key(reg.session_key());
+    ASSERT_TRUE(rw->Write(hello));
+    v1::RelayMessage report;
+    auto* r = report.mutable_report();
+    r->set_users(3);
+    r->set_games(1);
+    auto* w = r->add_waiting();
+    w->set_game_id(1);
+    w->mutable_rom()->set_raw("Street Fighter II' - Champion Edition");
+    w->mutable_owner()->set_raw("ryu");
+    w->mutable_emulator()->set_raw("MAME32k 0.64");
+    w->set_players(1);
+    w->set_max_players(2);
+    ASSERT_TRUE(rw->Write(report));
+    rw->WritesDone();
+    ASSERT_TRUE(rw->Finish().ok());
+    ASSERT_TRUE(
+        poll_until([&] { return !http_get(master_->http_port(), "/server_list.php").body.empty(); }, 5s));
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Master> master_;
+};
+
+TEST_F(MasterWeb, ThePageShowsTheRelayAndItsWaitingGame) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(master_->http_port()) + "/";
+  auto args = chromium_args(dir_, "profile-dom");
+  args.push_back("--dump-dom");
+  args.push_back(url);
+  Process browser(chromium(), args, dir_ / "dom.html");
+  ASSERT_EQ(browser.wait_exit(90s), 0) << browser.log().substr(0, 4000);
+  const std::string dom = browser.log();
+  EXPECT_NE(dom.find("Caf\xC3\xA9 Netplay"), std::string::npos) << dom.substr(0, 6000);
+  EXPECT_NE(dom.find("M\xC3\xBCnchen"), std::string::npos);
+  EXPECT_NE(dom.find(">3/16<"), std::string::npos);
+  EXPECT_NE(dom.find("Street Fighter II' - Champion Edition"), std::string::npos);
+  EXPECT_NE(dom.find(">online<"), std::string::npos);
+  EXPECT_NE(dom.find("1 server online, 3 users, 1 waiting game"), std::string::npos);
+}
+
+// Screenshots at a phone's and a desktop's size, for a person to look at.
+void screenshot(const TempDir& dir, std::uint16_t port, const std::string& size, const std::string& name) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
+  const char* keep = std::getenv("KF_WEB_SCREENSHOT_DIR");
+  const std::string png = keep && *keep ? std::string(keep) + "/" + name : dir / name;
+  auto args = chromium_args(dir, "profile-" + name);
+  args.push_back("--window-size=" + size);
+  args.push_back("--hide-scrollbars");
+  args.push_back("--screenshot=" + png);
+  args.push_back(url);
+  Process browser(chromium(), args, dir / (name + ".log"));
+  ASSERT_EQ(browser.wait_exit(90s), 0) << browser.log().substr(0, 4000);
+  const std::string bytes = read_file(png);
+  ASSERT_GT(bytes.size(), 1000u);
+  EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+}
+
+TEST_F(MasterWeb, ScreenshotsAtPhoneAndDesktopSizes) {
+  screenshot(dir_, master_->http_port(), "390,844", "master-phone.png");
+  screenshot(dir_, master_->http_port(), "1280,720", "master-desktop.png");
+}
+
+}  // namespace

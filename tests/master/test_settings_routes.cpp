@@ -1,0 +1,208 @@
+// kaillera-master's settings (TOML + flags + subcommands) and its HTTP routes without sockets.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "master/catalog.hpp"
+#include "master/http_routes.hpp"
+#include "master/settings.hpp"
+#include "master/store/migrations.hpp"
+#include "master/tokens.hpp"
+#include "tests/master/master_harness.hpp"
+
+namespace kaillera::master {
+namespace {
+
+using kf_master_test::TempDir;
+
+// ---- settings
+// -----------------------------------------------------------------------------------------------
+
+TEST(MasterSettings, DefaultsAreTheDocumentedOnes) {
+  const auto r = load_settings(std::vector<std::string>{});
+  ASSERT_FALSE(r.exit) << r.error;
+  EXPECT_EQ(r.command, Command::kServe);
+  EXPECT_EQ(r.settings.grpc, "127.0.0.1:27800");
+  EXPECT_EQ(r.settings.http, "127.0.0.1:8080");
+  EXPECT_EQ(r.settings.report_interval_ms, 10'000);
+  EXPECT_FALSE(r.settings.open_registration);
+}
+
+TEST(MasterSettings, FlagsOverrideTheConfigFile) {
+  TempDir dir;
+  const std::string file = dir / "master.toml";
+  std::ofstream(file) << "db = \"from-file.db\"\nhttp = \"127.0.0.1:9000\"\nopen_registration = true\n"
+                         "mirrors = [\"http://a.example/raw_server_list.php\"]\nreport_interval_ms = 2000\n";
+  const auto r =
+      load_settings(std::vector<std::string>{"--config", file, "--http", "127.0.0.1:9100", "--mirror",
+                                             "http://b.example/x", "--mirror", "http://c.example/y"});
+  ASSERT_FALSE(r.exit) << r.error;
+  EXPECT_EQ(r.settings.db, "from-file.db");
+  EXPECT_EQ(r.settings.http, "127.0.0.1:9100");
+  EXPECT_TRUE(r.settings.open_registration);
+  EXPECT_EQ(r.settings.report_interval_ms, 2000);
+  EXPECT_EQ(r.settings.mirrors, (std::vector<std::string>{"http://b.example/x", "http://c.example/y"}));
+}
+
+TEST(MasterSettings, ProblemsNameTheKeyOrFlag) {
+  TempDir dir;
+  const std::string file = dir / "master.toml";
+  std::ofstream(file) << "db = \"x.db\"\nreport_interval_ms = \"fast\"\n";
+  auto r = load_settings(std::vector<std::string>{"--config", file});
+  EXPECT_TRUE(r.exit);
+  EXPECT_EQ(r.exit_code, kExitConfig);
+  EXPECT_EQ(r.error,
+            file + ": key 'report_interval_ms' must be an integer 50..3600000 (got a string) (line 2)");
+
+  std::ofstream(file) << "colour = 1\n";
+  r = load_settings(std::vector<std::string>{"--config", file});
+  EXPECT_EQ(r.error, file + ": unknown key 'colour' (line 1)");
+
+  r = load_settings(std::vector<std::string>{"--grpc", "localhost"});
+  EXPECT_EQ(r.error, "invalid setting: grpc: 'localhost' is not IPv4:PORT");
+  r = load_settings(std::vector<std::string>{"--tls-cert", "/nonexistent.pem"});
+  EXPECT_EQ(r.error, "invalid setting: tls_cert and tls_key: give both or neither");
+  r = load_settings(std::vector<std::string>{"--mirror", "ftp://x"});
+  EXPECT_EQ(r.error, "invalid setting: mirrors: 'ftp://x' is not an http:// or https:// URL");
+  r = load_settings(std::vector<std::string>{"--default-charset", "klingon"});
+  EXPECT_EQ(r.error, "invalid setting: default_charset: unknown charset 'klingon'");
+  r = load_settings(std::vector<std::string>{"--report-interval-ms", "10"});
+  EXPECT_EQ(r.error, "invalid setting: report_interval_ms: must be 50..3600000 (got 10)");
+}
+
+TEST(MasterSettings, TheExampleConfigIsValid) {
+  Settings s;
+  EXPECT_EQ(apply_toml_file(std::string(KF_SOURCE_DIR) + "/master/master.example.toml", s), "");
+  EXPECT_EQ(check_settings(s), "");
+  EXPECT_EQ(s.db, "var/kaillera-master.db");
+}
+
+TEST(MasterSettings, Subcommands) {
+  auto r = load_settings(std::vector<std::string>{"relay", "add", "Alpha relay", "--db", "x.db"});
+  ASSERT_FALSE(r.exit) << r.error;
+  EXPECT_EQ(r.command, Command::kRelayAdd);
+  EXPECT_EQ(r.argument, "Alpha relay");
+  EXPECT_EQ(r.settings.db, "x.db");
+  r = load_settings(std::vector<std::string>{"--db", "y.db", "relay", "list", "--json"});
+  ASSERT_FALSE(r.exit) << r.error;
+  EXPECT_EQ(r.command, Command::kRelayList);
+  EXPECT_TRUE(r.json);
+  r = load_settings(std::vector<std::string>{"relay", "remove", "7"});
+  EXPECT_EQ(r.command, Command::kRelayRemove);
+  EXPECT_EQ(r.argument, "7");
+  r = load_settings(std::vector<std::string>{"migrate"});
+  EXPECT_EQ(r.command, Command::kMigrate);
+  r = load_settings(std::vector<std::string>{"relay", "add", "123"});
+  EXPECT_EQ(r.error, "relay add: NAME must not be all digits (numbers name relay ids)");
+  r = load_settings(std::vector<std::string>{"relay"});
+  EXPECT_TRUE(r.exit);
+  EXPECT_EQ(r.exit_code, kExitConfig);
+}
+
+// ---- routes
+// -------------------------------------------------------------------------------------------------
+
+class MasterRoutes : public ::testing::Test {
+ protected:
+  MasterRoutes() : db_(dir_ / "m.db") {
+    store::migrate(db_, store::embedded_migrations(), now_);
+    store_ = std::make_unique<store::Store>(db_);
+    catalog_ = std::make_unique<Catalog>(*store_, CatalogSettings{}, now_);
+    ctx_ = std::make_unique<RouteContext>(RouteContext{*catalog_, [this] { return now_; },
+                                                       [] { return std::string("metrics\n"); },
+                                                       [this](const net::Endpoint& at) {
+                                                         checks_.push_back(at);
+                                                         return true;
+                                                       },
+                                                       "<html>page</html>", nullptr});
+  }
+
+  HttpResponse get(const std::string& target, std::vector<std::pair<std::string, std::string>> headers = {}) {
+    HttpRequest req;
+    req.method = "GET";
+    req.target = target;
+    req.remote_ip = 0x7F000001;
+    req.headers = std::move(headers);
+    return route(*ctx_, req);
+  }
+
+  UnixMillis now_ = 1'700'000'000'000;
+  TempDir dir_;
+  store::Db db_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<RouteContext> ctx_;
+  std::vector<net::Endpoint> checks_;
+};
+
+TEST_F(MasterRoutes, ServesEveryList) {
+  for (const char* path :
+       {"/raw_server_list.php", "/raw_server_list2.php?version=0.9", "/server_list.php", "/game_list.php",
+        "/raw_server_list2.php?version=0.9&wg=1", "/server_list.json", "/game_list.json", "/api/v1/relays",
+        "/api/v1/relays?online=1&has_room=1&location=x", "/api/v1/games", "/metrics", "/healthz", "/"}) {
+    const auto r = get(path);
+    EXPECT_EQ(r.status, 200) << path << ": " << r.payload();
+  }
+  EXPECT_EQ(get("/game_list.php").payload(), "\n");
+  EXPECT_EQ(get("/raw_server_list2.php?wg=1").payload(), "\n");
+  EXPECT_EQ(get("/server_list.json").payload(), "[]");
+  EXPECT_EQ(get("/").payload(), "<html>page</html>");
+  EXPECT_EQ(get("/").content_type, "text/html; charset=utf-8");
+}
+
+TEST_F(MasterRoutes, TouchStartsACheckAndListsAfterThePong) {
+  auto r = get("/touch_server.php?servername=Emu&port=27888&nbusers=1&maxconn=8&nbgames=1",
+               {{"kaillera-wgames", "4|Tekken|ann|ePSXe|1|"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body,
+            "OK checking 127.0.0.1:27888: the master sent PING there; the server is listed after its PONG\n");
+  ASSERT_EQ(checks_.size(), 1u);
+  EXPECT_EQ(get("/server_list.php").payload(), "");
+  catalog_->touch_checked(checks_[0], true, now_);
+  EXPECT_EQ(get("/server_list.php").payload(), "Emu\r\n127.0.0.1:27888;1/8;1;;\r\n");
+  EXPECT_EQ(get("/game_list.php").payload(), "Tekken|127.0.0.1:27888|ann|ePSXe|1|Emu||\n");
+  r = get("/touch_server.php?servername=Emu&port=27888&nbusers=2&maxconn=8");
+  EXPECT_EQ(r.body, "OK listed 127.0.0.1:27888\n");
+  EXPECT_EQ(checks_.size(), 1u);
+}
+
+TEST_F(MasterRoutes, BadRequestsGetPreciseErrorsAndChangeNothing) {
+  const auto expect = [&](const std::string& target, int status, const std::string& body) {
+    const auto r = get(target);
+    EXPECT_EQ(r.status, status) << target;
+    EXPECT_EQ(r.payload(), body) << target;
+  };
+  expect("/touch_server.php?port=27888", 400, "error: servername: required\n");
+  expect("/touch_server.php?servername=x&port=abc", 400,
+         "error: port: must be an integer 1..65535 (got \"abc\")\n");
+  expect("/touch_list.php?serverName=x&port=1&numUsers=-1", 400,
+         "error: numUsers: must be an integer 0..1000000 (got \"-1\")\n");
+  expect("/server_list.php?wg=maybe", 400, "error: query parameter wg: must be 1 or 0 (got \"maybe\")\n");
+  expect("/server_list.php?a=%G0", 400, "error: bad percent-encoding in query parameter \"a\"\n");
+  expect("/api/v1/relays?online=perhaps", 400,
+         "{\"error\":\"query parameter online: must be 1 or 0 (got \\\"perhaps\\\")\"}\n");
+  expect("/api/v1/relays?colour=red", 400,
+         "{\"error\":\"unknown query parameter \\\"colour\\\" (known: online, has_room, location)\"}\n");
+  expect("/nowhere", 404,
+         "error: not found: /nowhere (try /, /server_list.php, /game_list.php, /api/v1/relays)\n");
+  expect("/" + std::string(5000, 'a'), 414, "error: request target longer than 4096 bytes\n");
+  EXPECT_TRUE(checks_.empty());
+  EXPECT_EQ(catalog_->stats(now_).third_party, 0u);
+
+  HttpRequest post;
+  post.method = "POST";
+  post.target = "/touch_server.php";
+  const auto r = route(*ctx_, post);
+  EXPECT_EQ(r.status, 405);
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0], (std::pair<std::string, std::string>{"Allow", "GET, HEAD"}));
+  HttpRequest absolute;
+  absolute.method = "GET";
+  absolute.target = "http://example.org/x";
+  EXPECT_EQ(route(*ctx_, absolute).status, 400);
+}
+
+}  // namespace
+}  // namespace kaillera::master

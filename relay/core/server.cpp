@@ -383,7 +383,8 @@ void Server::Impl::on_handshake(std::uint16_t local_port, const net::Endpoint& f
       n = proto::write_hellod00d(reply, port);
     } else {
       auto& v = pending_by_ip[from.ip];
-      if (v.size() < 8) v.push_back(now + cfg.login_timeout);
+      // Bounded by the HELLO rate limit (burst + rate x login_timeout); 256 is only a backstop.
+      if (v.size() < 256) v.push_back(now + cfg.login_timeout);
       n = proto::write_hellod00d(reply, game_ports.front());
     }
   }

@@ -1,0 +1,129 @@
+// The whole system on loopback: a real kaillera-master with its SQLite file, a real kaillera-relay registered
+// to it with an operator token, and players on the relay. The relay's numbers reach every list format; a
+// stopped relay goes offline and leaves the public list.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <thread>
+
+#include "client/player.hpp"
+#include "client/udp_driver.hpp"
+#include "tests/integration/servers.hpp"
+
+using namespace kf_test;
+namespace kc = kaillera::client;
+
+namespace {
+
+struct RunningMaster {
+  std::unique_ptr<Process> process;
+  std::uint16_t grpc_port = 0, http_port = 0;
+};
+
+RunningMaster start_master(const TempDir& dir, const std::string& db) {
+  RunningMaster m;
+  const auto ready = dir / "master.json";
+  m.process = std::make_unique<Process>(
+      KF_MASTER_BIN,
+      std::vector<std::string>{"--db", db, "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", "--check-bind",
+                               "127.0.0.1:0", "--report-interval-ms", "200", "--ready-file", ready.string()},
+      dir / "master.log");
+  poll_until([&] { return std::filesystem::exists(ready) || m.process->poll_exit().has_value(); }, 10s);
+  if (!std::filesystem::exists(ready)) return m;
+  poll_until([&] { return !read_file(ready).empty() && read_file(ready).back() == '\n'; }, 2s);
+  const auto j = nlohmann::json::parse(read_file(ready));
+  m.grpc_port = j.at("grpc_port").get<std::uint16_t>();
+  m.http_port = j.at("http_port").get<std::uint16_t>();
+  return m;
+}
+
+std::string issue_token(const TempDir& dir, const std::string& db) {
+  Process add(KF_MASTER_BIN, {"relay", "add", "System relay", "--db", db}, dir / "token.log");
+  if (add.wait_exit(10s) != 0) return {};
+  std::smatch m;
+  const std::string out = add.log();
+  return std::regex_search(out, m, std::regex("kf_[0-9a-f]+")) ? m.str() : std::string();
+}
+
+nlohmann::json relay_entry(std::uint16_t http_port) {
+  const auto res = http_get(http_port, "/api/v1/relays");
+  if (res.status != 200) return {};
+  const auto all = nlohmann::json::parse(res.body, nullptr, false);
+  if (all.is_discarded() || !all.contains("relays") || all["relays"].empty()) return {};
+  return all["relays"][0];
+}
+
+}  // namespace
+
+TEST(System, RelayReportsToMasterAndEveryListShowsIt) {
+  TempDir dir;
+  const std::string db = (dir / "master.db").string();
+  const std::string token = issue_token(dir, db);
+  ASSERT_FALSE(token.empty());
+  auto master = start_master(dir, db);
+  ASSERT_NE(master.http_port, 0) << master.process->log();
+  // The relay's name in its charset (Windows-1252 "Süd"), as Kaillera text is.
+  auto relay =
+      start_relay(dir, "system",
+                  {"--name",
+                   "S\xfc"
+                   "d relay",
+                   "--location", "Loopback", "--master", "127.0.0.1:" + std::to_string(master.grpc_port),
+                   "--token", token, "--public-address", "127.0.0.1"});
+  ASSERT_NE(relay.handshake_port, 0) << relay.process->log();
+
+  // Two players in a waiting room of up to three (the third never comes).
+  kc::PlayerOptions o;
+  o.session.server = {0x7F000001, relay.handshake_port};
+  o.session.emulator = "MAME32k 0.64";
+  o.game = "Street Fighter II";
+  o.players = 3;
+  o.room_wait = kc::Millis(6000);
+  o.session.name = "ryu";
+  kc::Player owner(o);
+  o.session.name = "ken";
+  o.role = kc::PlayerOptions::Role::kJoinByName;
+  kc::Player guest(o);
+  kc::DriverOptions d;
+  d.deadline = kc::Millis(8000);
+  kc::UdpDriver driver(d);
+  ASSERT_EQ(driver.add(owner), "");
+  ASSERT_EQ(driver.add(guest), "");
+  std::thread play([&] { driver.run(); });
+
+  nlohmann::json entry;
+  const bool seen = poll_until(
+      [&] {
+        entry = relay_entry(master.http_port);
+        return !entry.is_null() && entry.value("users", 0) == 2 && entry.value("waiting_games", 0) == 1;
+      },
+      6s);
+  EXPECT_TRUE(seen) << entry.dump() << "\n" << master.process->log();
+  EXPECT_EQ(entry.value("name", ""), "Süd relay");  // UTF-8 in JSON
+  EXPECT_EQ(entry.value("online", false), true);
+  EXPECT_EQ(entry.value("port", 0), relay.handshake_port);
+  const std::string raw = http_get(master.http_port, "/raw_server_list.php").body;
+  EXPECT_NE(raw.find("S\xfc"
+                     "d relay"),
+            std::string::npos)
+      << raw;  // the classic format passes the bytes through
+  EXPECT_NE(raw.find("127.0.0.1:" + std::to_string(relay.handshake_port) + ";2/"), std::string::npos) << raw;
+  const std::string games = http_get(master.http_port, "/game_list.php").body;
+  EXPECT_NE(games.find("Street Fighter II"), std::string::npos) << games;
+  EXPECT_NE(games.find("ryu"), std::string::npos) << games;
+  play.join();
+
+  // The relay stops: within three report intervals it is offline and off the public list.
+  relay.process->signal(SIGTERM);
+  EXPECT_EQ(relay.process->wait_exit(10s), 0);
+  const bool offline = poll_until(
+      [&] {
+        entry = relay_entry(master.http_port);
+        return !entry.is_null() && entry.value("online", true) == false;
+      },
+      5s);
+  EXPECT_TRUE(offline) << entry.dump();
+  EXPECT_EQ(
+      http_get(master.http_port, "/raw_server_list.php").body.find(std::to_string(relay.handshake_port)),
+      std::string::npos);
+}

@@ -40,7 +40,7 @@ Result<std::size_t> write_bundle(std::span<std::uint8_t> out, std::span<const Fr
   return pos;
 }
 
-ReceiveWindow::Accepted ReceiveWindow::accept(const Bundle& b) {
+ReceiveWindow::Accepted ReceiveWindow::accept(const Bundle& b, bool skip_gaps) {
   Accepted a;
   // Distances ahead of `last_`, for the messages that are new. Iterate oldest (back) to newest (front).
   std::array<std::uint16_t, kMaxBundleCount> dist{};
@@ -64,6 +64,19 @@ ReceiveWindow::Accepted ReceiveWindow::accept(const Bundle& b) {
       std::swap(dist[j - 1], dist[j]);
       std::swap(a.order[j - 1], a.order[j]);
     }
+  }
+  if (!skip_gaps) {
+    // Only the run that continues from last_ + 1; what lies beyond a hole waits for the peer to send it
+    // again.
+    std::size_t run = 0;
+    while (run < a.count && dist[run] == run + 1)
+      ++run;
+    a.held = a.count - run;
+    a.count = run;
+    if (run == 0) return a;
+    last_ = static_cast<std::uint16_t>(last_ + run);
+    started_ = true;
+    return a;
   }
   const std::uint16_t newest = dist[a.count - 1];
   a.lost = static_cast<std::uint16_t>(newest - a.count);

@@ -46,17 +46,22 @@ Result<std::size_t> write_bundle(std::span<std::uint8_t> out, std::span<const Fr
 // The receive window of one direction of one session, with modular arithmetic around 0xFFFF.
 class ReceiveWindow {
  public:
-  static constexpr std::uint16_t kWindow = 32;  // how far ahead a seq may be and still count as new
+  // How far ahead a seq may be and still count as new: beyond every message a client can have in flight
+  // (frame delay up to ~60 packets at 1 s of ping on LAN, plus redundancy).
+  static constexpr std::uint16_t kWindow = 128;
 
   struct Accepted {
     std::array<std::uint8_t, kMaxBundleCount> order{};  // indexes into Bundle::messages, ascending seq
     std::size_t count = 0;
     bool duplicate_only = false;  // nothing new: the peer is missing our data (treat as a resend request)
     std::uint16_t lost = 0;       // seqs skipped for good before or between the new messages
+    std::uint16_t held = 0;       // new messages beyond a hole, not accepted (skip_gaps = false)
   };
 
   // Decides which messages of `b` are new, in the order to process them, and advances the window.
-  Accepted accept(const Bundle& b);
+  // skip_gaps = true: a hole is given up at once (counted in `lost`). false: only the messages that continue
+  // without a hole are accepted; the rest (`held`) must come again, as peers resend their recent messages.
+  Accepted accept(const Bundle& b, bool skip_gaps = true);
 
   std::uint16_t last() const { return last_; }
   bool started() const { return started_; }
@@ -109,7 +114,8 @@ class Outbox {
   // seqs ahead of what it has (n02 accepts 1..9) climbs back from wherever it stopped. `emit(bytes)` is
   // called for each datagram, in order; returns how many were written.
   template <class Emit>
-  std::size_t write_resend_ladder(std::span<std::uint8_t> scratch, std::size_t n, std::size_t step, Emit&& emit) {
+  std::size_t write_resend_ladder(std::span<std::uint8_t> scratch, std::size_t n, std::size_t step,
+                                  Emit&& emit) {
     const std::size_t sent = stored_ - pending_;
     n = std::min(n, sent);
     step = std::max<std::size_t>(1, std::min(step, kMaxBundleCount));

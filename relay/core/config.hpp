@@ -51,6 +51,10 @@ struct Config {
       Millis(3600000);  // no user action (chat, room) in the lobby: "Inactivity Timeout"; 0 = off
   Millis data_deadline = Millis(10000);  // a playing player sends no game data: dropped, zeros fill its slot
   Millis resend_min_interval = Millis(100);  // at most one resend per session per interval
+  // A hole in a client's seqs (its datagrams lost beyond its redundancy): wait this long for the client to
+  // send the missing messages again (clients resend their recent messages when the game stalls) before
+  // giving them up; lost input packets are then played as zeros. 0 = give up at once.
+  Millis gap_wait = Millis(1500);
 
   // Wire.
   std::uint32_t redundancy = 3;        // earlier messages repeated in each datagram

@@ -428,6 +428,8 @@ void Server::Impl::fill_lost_input(Session& s, std::uint16_t lost, TimePoint now
   for (const auto& q : g->players) {
     if (Session* o = session(q.user_id); o && !q.left) room_info(*o, line);
   }
+  if (p->bytes_per_frame == 0)
+    p->bytes_per_frame = common_bytes_per_frame(*g);  // its first packets were lost
   if (p->bytes_per_frame == 0) return;
   static const std::array<std::uint8_t, 8192> kZeros{};
   const std::size_t packet = std::size_t{p->conn_type} * p->bytes_per_frame;

@@ -283,7 +283,7 @@ void Server::Impl::flush(TimePoint /*now*/, Sink& out) {
 void Server::Impl::flush_one(Session& s, Sink& out) {
   if (s.tx.pending() == 0) return;
   const bool burst = s.burst_left > 0;
-  std::size_t redundancy = burst ? cfg.burst_redundancy : cfg.redundancy;
+  std::size_t redundancy = (burst ? cfg.burst_redundancy : cfg.redundancy) + s.extra_redundancy;
   std::size_t n;
   if (s.state == SessionState::kAcking && s.last_request_size != 0) {
     // Before the address is proven, no reply may be more than twice its request: shed redundancy to fit.
@@ -309,13 +309,25 @@ void Server::Impl::flush_one(Session& s, Sink& out) {
   // keeps one new message per datagram, each repeating up to burst_redundancy earlier ones.
   for (int extra = 0; extra < 3 && s.state == SessionState::kLoggedIn && s.tx.pending() > 0; ++extra) {
     const bool in_burst = s.burst_left > 0;
-    n = s.tx.write_next(scratch, in_burst ? cfg.burst_redundancy : cfg.redundancy, in_burst ? 1 : 8);
+    n = s.tx.write_next(scratch, (in_burst ? cfg.burst_redundancy : cfg.redundancy) + s.extra_redundancy,
+                        in_burst ? 1 : 8);
     if (n == 0) break;
     if (in_burst) --s.burst_left;
     out.send(s.local_port, s.addr, ByteSpan(scratch.data(), n));
     ++counters.datagrams_out;
     counters.bytes_out += n;
   }
+}
+
+void Server::Impl::note_loss(Session& s, TimePoint now) {
+  if (now - s.loss_window > std::chrono::seconds(10)) {
+    // A new window: what the last one saw sets the extra redundancy for this one (decays when quiet).
+    s.extra_redundancy = std::min<std::uint32_t>(6, s.loss_signs);
+    s.loss_signs = 0;
+    s.loss_window = now;
+  }
+  ++s.loss_signs;
+  s.extra_redundancy = std::max(s.extra_redundancy, std::min<std::uint32_t>(6, s.loss_signs));
 }
 
 void Server::Impl::resend(Session& s, TimePoint now, Sink& out) {
@@ -427,7 +439,23 @@ void Server::Impl::on_bundle(std::uint16_t local_port, const net::Endpoint& from
   }
   s.last_heard = now;
   if (s.state == SessionState::kAcking) s.last_request_size = data.size();
-  auto acc = s.rx.accept(*b);
+  // A hole in the client's seqs: accept only what continues without it and wait up to gap_wait for the client
+  // to send the missing messages again (clients repeat their recent messages when the game stalls); then
+  // give them up (lost input becomes zeros, see fill_lost_input).
+  // (Never longer than half the data deadline, or the player would be dropped while we wait.)
+  const auto gap_wait = std::min(cfg.gap_wait, std::chrono::duration_cast<Millis>(cfg.data_deadline / 2));
+  const bool give_up = gap_wait.count() == 0 || (s.gap_since && now - *s.gap_since >= gap_wait);
+  auto acc = s.rx.accept(*b, give_up);
+  if (acc.held > 0) {
+    if (!s.gap_since) {
+      s.gap_since = now;
+      ++counters.gaps;
+      note_loss(s, now);
+    }
+  } else {
+    s.gap_since.reset();
+  }
+  if (acc.duplicate_only) note_loss(s, now);
   if (acc.duplicate_only) {
     resend(s, now, out);
     return;

@@ -51,6 +51,11 @@ struct Session {
   std::optional<TimePoint> last_chat, last_create;  // "never" until the first one (EK PR #215)
   std::size_t burst_left = 0;  // post-login burst messages still to pace out, one per tick
   int resend_streak = 0;
+  std::optional<TimePoint> gap_since;  // a hole in the client's seqs is being waited for since
+  // Signs of a lossy path (holes in the client's seqs, resend requests) in the current 10 s window: each
+  // adds one to the redundancy of what we send it, up to 6 (game data is small; repeating it is cheap).
+  std::uint32_t loss_signs = 0, extra_redundancy = 0;
+  TimePoint loss_window{};
 
   std::uint32_t game_id = 0;  // 0 = lobby
 
@@ -175,6 +180,7 @@ struct Server::Impl {
   void flush(TimePoint now, Sink& out);
   void flush_one(Session& s, Sink& out);
   void resend(Session& s, TimePoint now, Sink& out);
+  void note_loss(Session& s, TimePoint now);
   void remove_session(Session& s, std::string_view quit_message, TimePoint now);
   void record(std::uint32_t ip, std::uint8_t ttl, std::uint32_t rtt_ms, PeerMeasurement::Source src,
               TimePoint now);

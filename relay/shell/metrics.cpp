@@ -21,7 +21,7 @@ namespace kaillera::relay::shell {
 // --------------------------------------------------------------------------------------------
 
 // A new Counters field must be exported here too; this fails to compile until it is.
-static_assert(sizeof(Counters) == 24 * sizeof(std::uint64_t), "Counters changed: update render_metrics()");
+static_assert(sizeof(Counters) == 25 * sizeof(std::uint64_t), "Counters changed: update render_metrics()");
 
 namespace {
 
@@ -77,6 +77,7 @@ std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStat
   counter(out, "desyncs", c.desyncs, "Players dropped by the data deadline or lost input.");
   counter(out, "resends", c.resends, "Resends to clients that missed messages.");
   counter(out, "lost_messages", c.lost_messages, "Client messages lost for good.");
+  counter(out, "gaps", c.gaps, "Holes in client seqs waited for (the client usually sends them again).");
   counter(out, "game_data_in", c.game_data_in, "Game data messages received.");
   counter(out, "game_data_out", c.game_data_out, "Game data messages sent.");
   counter(out, "cache_hits_out", c.cache_hits_out, "Game data sent as a cache reference (0x13).");

@@ -202,6 +202,7 @@ const std::map<std::string, Setter, std::less<>>& toml_keys() {
       {"idle_timeout_ms", millis_key(&Config::idle_timeout, kWeekMs)},
       {"data_deadline_ms", millis_key(&Config::data_deadline, kWeekMs)},
       {"resend_min_interval_ms", millis_key(&Config::resend_min_interval, kWeekMs)},
+      {"gap_wait_ms", millis_key(&Config::gap_wait, kWeekMs)},
       // Wire.
       {"redundancy", uint_key(&Config::redundancy, 0, 8)},
       {"max_datagram", uint_key(&Config::max_datagram, 512, 8192)},
@@ -228,9 +229,9 @@ const std::map<std::string, Setter, std::less<>>& toml_keys() {
 
 // validate() names Config fields; the TOML file spells durations with a unit suffix.
 std::string with_toml_key_names(std::string message) {
-  static constexpr std::string_view kDurations[] = {"chat_flood",         "create_flood", "login_timeout",
-                                                    "keepalive_timeout",  "idle_timeout", "data_deadline",
-                                                    "resend_min_interval"};
+  static constexpr std::string_view kDurations[] = {"chat_flood",          "create_flood", "login_timeout",
+                                                    "keepalive_timeout",   "idle_timeout", "data_deadline",
+                                                    "resend_min_interval", "gap_wait"};
   for (std::string_view field : kDurations) {
     if (message.size() > field.size() && message.compare(0, field.size(), field) == 0 &&
         message[field.size()] == ':') {

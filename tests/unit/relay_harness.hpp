@@ -60,10 +60,17 @@ class FakeClient {
     deliver(d);
   }
   void send_raw(const std::vector<std::uint8_t>& d) { deliver(d); }
-  // Repeats the last datagram's messages (a duplicate-only bundle).
-  void resend_last() {
+  // Queues and "sends" a message whose datagram is lost on the way.
+  template <class T>
+  void send_silently(const T& m) {
+    tx_.push(m);
     std::vector<std::uint8_t> d(2048);
-    d.resize(tx_.write_resend(d, 3));
+    tx_.write_next(d, 3);
+  }
+  // Repeats the newest `n` sent messages (a duplicate-only bundle when the relay had them all).
+  void resend_last(std::size_t n = 3) {
+    std::vector<std::uint8_t> d(2048);
+    d.resize(tx_.write_resend(d, n));
     deliver(d);
   }
 

@@ -678,6 +678,57 @@ TEST(RelayGame, SilentPlayerIsDroppedAtTheDeadlineAndZerosFillItsSlot) {
   EXPECT_EQ(t.h.server().counters().desyncs, 1u);
 }
 
+TEST(RelayGame, AHoleInAClientsSeqsIsWaitedForAndFilledByItsResend) {
+  TwoPlayers t;
+  t.start();
+  // b's next four datagrams are lost (more than its redundancy of 3 covers); the fifth arrives.
+  std::vector<std::vector<std::uint8_t>> lost;
+  for (int f = 0; f < 5; ++f)
+    t.a.send(p::GameData{"", bytes({0xA0 + f, 0})});
+  auto& b = t.b;
+  std::vector<std::uint8_t> d(2048);
+  for (int f = 0; f < 4; ++f) {
+    b.send_silently(p::GameData{"", bytes({0xB0 + f, 1})});  // never reaches the relay
+  }
+  b.send(p::GameData{"", bytes({0xB4, 1})});
+  EXPECT_TRUE(t.a.got<p::GameData>().empty());  // the relay holds the hole instead of guessing
+  EXPECT_EQ(t.h.server().counters().gaps, 1u);
+  // b stalls and repeats its recent messages (n02 resends its last 5): the hole is filled.
+  t.h.advance(1000ms);
+  b.resend_last(5);
+  p::GameDataCache ca;
+  auto ba = blocks(t.a, ca);
+  ASSERT_EQ(ba.size(), 5u);
+  for (int f = 0; f < 5; ++f)
+    EXPECT_EQ(ba[f], bytes({0xA0 + f, 0, 0xB0 + f, 1})) << f;
+  EXPECT_EQ(t.h.server().counters().lost_messages, 0u);
+}
+
+TEST(RelayGame, AHoleNotFilledInTimeIsPlayedAsZeros) {
+  r::Config cfg;
+  cfg.gap_wait = 500ms;
+  TwoPlayers t(cfg);
+  t.start();
+  for (int f = 0; f < 6; ++f)
+    t.a.send(p::GameData{"", bytes({0xA0 + f, 0})});
+  // Four datagrams lost: the fifth still repeats B1..B3, so only B0 is missing; the relay waits for it.
+  for (int f = 0; f < 4; ++f)
+    t.b.send_silently(p::GameData{"", bytes({0xB0 + f, 1})});
+  t.b.send(p::GameData{"", bytes({0xB4, 1})});
+  t.h.advance(600ms);
+  // The wait is over. This datagram repeats B2..B4: B0 and B1 are given up and played as zeros, which keeps
+  // b's stream aligned with the frames b meant them for.
+  t.b.send(p::GameData{"", bytes({0xB5, 1})});
+  p::GameDataCache ca;
+  auto ba = blocks(t.a, ca);
+  ASSERT_EQ(ba.size(), 6u);
+  EXPECT_EQ(ba[0], bytes({0xA0, 0, 0, 0}));
+  EXPECT_EQ(ba[1], bytes({0xA1, 0, 0, 0}));
+  for (int f = 2; f < 6; ++f)
+    EXPECT_EQ(ba[f], bytes({0xA0 + f, 0, 0xB0 + f, 1})) << f;
+  EXPECT_EQ(t.h.server().counters().lost_messages, 2u);
+}
+
 TEST(RelayGame, StalledGameResendsToThePlayerItWaitsFor) {
   TwoPlayers t;
   t.start();

@@ -220,6 +220,7 @@ const std::map<std::string, Setter, std::less<>>& toml_keys() {
       // Shell.
       {"master", [](const toml::node& n, Settings& s) { return get_strings(n, s.masters, true); }},
       {"token", shell_string_key(&Settings::token)},
+      {"master_tls_ca", shell_string_key(&Settings::master_tls_ca)},
       {"announce", [](const toml::node& n, Settings& s) { return get_strings(n, s.announce, true); }},
       {"metrics", shell_string_key(&Settings::metrics)},
       {"log_level", shell_string_key(&Settings::log_level)},
@@ -337,6 +338,9 @@ std::string check_settings(const Settings& s) {
   for (const auto& m : s.masters) {
     if (!valid_host_port(m)) return "master: '" + m + "' is not HOST:PORT";
   }
+  if (!s.master_tls_ca.empty() && !std::ifstream(s.master_tls_ca).good()) {
+    return "master_tls_ca: cannot read '" + s.master_tls_ca + "'";
+  }
   for (const auto& url : s.announce) {
     if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
       return "announce: '" + url + "' is not an http:// or https:// URL";
@@ -361,7 +365,8 @@ LoadResult load_settings(const std::vector<std::string>& args) {
       "kaillera-relay: a Kaillera netplay relay server (Kaillera Federation).\n"
       "Flags override the config file; docs/OPERATING.md describes every key.",
       "kaillera-relay"};
-  std::string config_file, listen, game_ports, name, location, website, max_users, token, public_address;
+  std::string config_file, listen, game_ports, name, location, website, max_users, token, public_address,
+      master_tls_ca;
   std::string metrics, log_level, ready_file;
   std::vector<std::string> masters, announce;
   bool version = false;
@@ -378,6 +383,9 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   auto* o_master = app.add_option("--master", masters, "master HOST:PORT to report to (repeatable)")
                        ->allow_extra_args(false);
   auto* o_token = app.add_option("--token", token, "this relay's token at its masters");
+  auto* o_tls_ca =
+      app.add_option("--master-tls-ca", master_tls_ca,
+                     "PEM file of the CA that signed the masters' certificates: report over TLS");
   auto* o_public = app.add_option("--public-address", public_address, "address players reach this relay at");
   auto* o_announce =
       app.add_option("--announce", announce, "public list touch URL (repeatable)")->allow_extra_args(false);
@@ -428,6 +436,7 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   }
   if (o_master->count()) s.masters = masters;
   if (o_token->count()) s.token = token;
+  if (o_tls_ca->count()) s.master_tls_ca = master_tls_ca;
   if (o_public->count()) s.core.public_address = public_address;
   if (o_announce->count()) s.announce = announce;
   if (o_metrics->count()) s.metrics = metrics;

@@ -23,6 +23,7 @@ struct Settings {
   Config core;                        // handed to the Server
   std::vector<std::string> masters;   // HOST:PORT, for the master reporter (future work)
   std::string token;                  // the relay's token at its masters
+  std::string master_tls_ca;          // PEM of the CA for TLS to the masters; empty = plaintext
   std::vector<std::string> announce;  // touch_server.php / touch_list.php URLs (future work)
   std::string metrics;                // "ADDR:PORT" of the Prometheus endpoint; empty = off
   std::string log_level = "info";     // trace debug info warn error critical off

@@ -335,6 +335,7 @@ class Relay {
       ReporterOptions o;
       o.master = m;
       o.token = settings_.token;
+      o.tls_ca = settings_.master_tls_ca;
       auto r = std::make_unique<MasterReporter>(o, id);
       r->start();
       reporters_.push_back(std::move(r));

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <mutex>
 
 #include "kaillera/directory/v1/directory.grpc.pb.h"
@@ -65,9 +69,10 @@ class FakeMaster final : public v1::RelayRegistry::Service {
 };
 
 struct Running {
-  explicit Running(FakeMaster& svc, std::string address = "127.0.0.1:0") {
+  explicit Running(FakeMaster& svc, std::string address = "127.0.0.1:0",
+                   std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials()) {
     grpc::ServerBuilder b;
-    b.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+    b.AddListeningPort(address, creds, &port);
     b.RegisterService(&svc);
     server = b.BuildAndStart();
   }
@@ -200,4 +205,68 @@ TEST(Reporter, ProbeRequestsReachTheHandler) {
   rep.stop();
   EXPECT_EQ(got[0].request_id, "probe-7");
   EXPECT_EQ(got[0].addresses, std::vector<std::string>{"203.0.113.7"});
+}
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// A self-signed certificate for 127.0.0.1, made with the openssl command in a fresh directory.
+struct SelfSigned {
+  explicit SelfSigned(const std::string& dir) : cert(dir + "/cert.pem"), key(dir + "/key.pem") {
+    const std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+        "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " +
+        key + " -out " + cert + " >/dev/null 2>&1";
+    ok = std::system(cmd.c_str()) == 0;
+  }
+  std::string cert, key;
+  bool ok = false;
+};
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/kf-reporter-XXXXXX";
+  return ::mkdtemp(tmpl);
+}
+
+}  // namespace
+
+TEST(Reporter, ReportsOverTlsWhenGivenTheMastersCa) {
+  const std::string dir = temp_dir(), other_dir = temp_dir();
+  SelfSigned pair(dir), other(other_dir);
+  ASSERT_TRUE(pair.ok && other.ok) << "openssl failed";
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({slurp(pair.key), slurp(pair.cert)});
+  FakeMaster svc;
+  Running m(svc, "127.0.0.1:0", grpc::SslServerCredentials(ssl));
+  // Trusting another CA: the handshake fails, nothing is reported.
+  r::ReporterOptions wrong = options(m.port, "good-token");
+  wrong.tls_ca = other.cert;
+  wrong.initial_backoff = 20ms;
+  wrong.rpc_deadline = 500ms;
+  {
+    r::MasterReporter rep(wrong, identity());
+    rep.start();
+    ASSERT_TRUE(eventually([&] { return rep.connect_failures() >= 1; }));
+    EXPECT_EQ(rep.reports_sent(), 0u);
+  }
+  // Trusting the master's own certificate: reports arrive.
+  r::ReporterOptions right = options(m.port, "good-token");
+  right.tls_ca = pair.cert;
+  r::MasterReporter rep(right, identity());
+  rep.publish(data());
+  rep.start();
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(svc.mu);
+    return !svc.reports.empty();
+  }));
+  EXPECT_EQ(rep.state(), r::MasterReporter::State::kStreaming);
+  rep.stop();
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(other_dir);
 }

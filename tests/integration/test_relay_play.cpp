@@ -160,7 +160,7 @@ TEST(RelayPlay, GarbageOnBothPortsDuringAGameChangesNothing) {
   kc::Player b(player(relay, "bob", "Garbage", false, 900));
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> sent{0};
-  std::thread noise([&] {
+  std::jthread noise([&] {
     n::UdpSocket s;
     ASSERT_EQ(s.open({0x7F000001, 0}), "");
     std::mt19937 rng(42);

@@ -89,7 +89,7 @@ TEST(System, RelayReportsToMasterAndEveryListShowsIt) {
   kc::UdpDriver driver(d);
   ASSERT_EQ(driver.add(owner), "");
   ASSERT_EQ(driver.add(guest), "");
-  std::thread play([&] { driver.run(); });
+  std::jthread play([&] { driver.run(); });
 
   nlohmann::json entry;
   const bool seen = poll_until(

@@ -160,12 +160,12 @@ TEST(RelayPlay, GarbageOnBothPortsDuringAGameChangesNothing) {
   kc::Player b(player(relay, "bob", "Garbage", false, 900));
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> sent{0};
-  std::jthread noise([&] {
+  std::jthread noise([&](std::stop_token st) {  // the destructor asks it to stop on every exit path
     n::UdpSocket s;
     ASSERT_EQ(s.open({0x7F000001, 0}), "");
     std::mt19937 rng(42);
     std::vector<std::uint8_t> d;
-    while (!stop) {
+    while (!stop && !st.stop_requested()) {
       const int kind = static_cast<int>(rng() % 4);
       d.assign(kind == 3 ? 3000 + rng() % 5000 : rng() % 80, 0);  // random, short, and oversized datagrams
       for (auto& x : d)

@@ -1,5 +1,6 @@
 // The `kaillera` command line tool. `play` runs scripted players through a relay over real UDP and checks
-// every lock-step block; `load` drives many games for benchmarks; list, pick and probe come with the master.
+// every lock-step block; `load` drives many games for benchmarks; `list` asks a master's gRPC Directory (when
+// built with gRPC); pick and probe come later.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -8,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#ifdef KF_CLIENT_WITH_GRPC
+#include "client/directory_client.hpp"
+#endif
 #include "client/load.hpp"
 #include "client/player.hpp"
 #include "client/udp_driver.hpp"
@@ -52,6 +56,43 @@ struct LoadArgs {
   bool cache = false;
   bool json = false;
 };
+
+struct ListArgs {
+  std::string master = "127.0.0.1:27800";  // the local master `make run` starts
+  bool json = false;
+  bool all = false;
+  bool has_room = false;
+  std::string location;
+  double timeout = 5;
+};
+
+int run_list(const ListArgs& a) {
+#ifdef KF_CLIENT_WITH_GRPC
+  if (a.master.empty() || a.master.find(':') == std::string::npos || a.timeout <= 0 || a.timeout > 3600) {
+    std::cerr << "kaillera list: --master HOST:PORT (the master's gRPC address), --timeout 0..3600 seconds\n";
+    return kExitUsage;
+  }
+  kc::ListRelaysQuery q;
+  q.online_only = !a.all;
+  q.has_room = a.has_room;
+  q.location_contains = a.location;
+  auto r =
+      kc::list_relays(a.master, q, std::chrono::milliseconds(static_cast<std::int64_t>(a.timeout * 1000)));
+  if (!r.ok) {
+    std::cerr << "kaillera list: " << r.error << "\n";
+    return kExitFailed;
+  }
+  kc::sort_by_name(r.relays);
+  std::cout << (a.json ? kc::relays_to_json(r.relays) : kc::relays_to_table(r.relays));
+  return kExitOk;
+#else
+  (void)a;
+  std::cerr
+      << "kaillera list: this kaillera was built without gRPC (KF_WITH_SERVICES=OFF), so it cannot ask a "
+         "master; use a build with gRPC, or read the master's HTTP list (/api/v1/relays)\n";
+  return kExitNotImplemented;
+#endif
+}
 
 int run_load_command(const LoadArgs& a) {
   const auto server = kc::resolve_endpoint(a.server);
@@ -221,7 +262,17 @@ int main(int argc, char** argv) {
                      "send 0x13 for repeated inputs (SupraClient) instead of always 0x12");
   cmd_load->add_flag("--json", load.json, "print the result as JSON");
 
-  for (const char* name : {"list", "pick", "probe"}) {
+  ListArgs list;
+  auto* cmd_list = app.add_subcommand("list", "list the relays a master knows (gRPC Directory.ListRelays)");
+  cmd_list->add_option("--master", list.master, "the master's gRPC address HOST:PORT")->capture_default_str();
+  cmd_list->add_flag("--json", list.json, "print a JSON array instead of a table");
+  cmd_list->add_flag("--all", list.all, "include offline relays (default: online only)");
+  cmd_list->add_flag("--has-room", list.has_room, "only relays with fewer users than their maximum");
+  cmd_list->add_option("--location", list.location, "only relays whose location contains TEXT (any case)");
+  cmd_list->add_option("--timeout", list.timeout, "seconds to wait for the master, connecting included")
+      ->capture_default_str();
+
+  for (const char* name : {"pick", "probe"}) {
     auto* c = app.add_subcommand(name, std::string(name) + " (not yet implemented)");
     c->allow_extras();
   }
@@ -233,6 +284,7 @@ int main(int argc, char** argv) {
   }
   if (cmd_play->parsed()) return run_play(play);
   if (cmd_load->parsed()) return run_load_command(load);
+  if (cmd_list->parsed()) return run_list(list);
   for (auto* c : app.get_subcommands()) {
     std::fprintf(stderr, "kaillera %s: not yet implemented\n", c->get_name().c_str());
   }

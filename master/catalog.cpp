@@ -274,7 +274,15 @@ Status Catalog::apply_report(std::int64_t relay_id, const ReportInput& report, U
   rec.relay.last_report_unix_ms = now;
   rec.status = status;
   rec.waiting = report.waiting;
-  if (!same) changed();
+  if (!same) {
+    // A relay coming online changes the list at once; new numbers of a listed relay may wait for the next
+    // rebuild (see snapshot()).
+    if (was_online) {
+      ++numbers_version_;
+    } else {
+      changed();
+    }
+  }
   return Status::Ok();
 }
 
@@ -363,8 +371,13 @@ void Catalog::touch_checked(const net::Endpoint& at, bool pong, UnixMillis now) 
 
 std::shared_ptr<const Snapshot> Catalog::snapshot(UnixMillis now) {
   std::lock_guard lock(mu_);
-  if (snapshot_ && snapshot_version_ == version_ && now < snapshot_valid_until_) return snapshot_;
+  if (snapshot_ && now < snapshot_valid_until_ && snapshot_version_ == version_) {
+    // Rebuilding costs milliseconds with a thousand relays; with every report changing some relay's numbers
+    // that would be a hundred rebuilds a second. New numbers of listed relays may lag by kMinRebuildMs.
+    if (snapshot_numbers_ == numbers_version_ || now - snapshot_built_ < kMinRebuildMs) return snapshot_;
+  }
   snapshot_ = build_locked(now);
+  snapshot_built_ = now;
   return snapshot_;
 }
 
@@ -466,6 +479,7 @@ std::shared_ptr<Snapshot> Catalog::build_locked(UnixMillis now) {
     }
   }
   snapshot_version_ = version_;
+  snapshot_numbers_ = numbers_version_;
   snapshot_valid_until_ = valid_until;
   return snap;
 }

@@ -239,6 +239,10 @@ class Catalog {
   std::shared_ptr<const Snapshot> snapshot_;
   std::uint64_t snapshot_version_ = 0;
   UnixMillis snapshot_valid_until_ = 0;
+  UnixMillis snapshot_built_ = 0;
+  std::uint64_t numbers_version_ = 0;  // report-only changes of listed relays (rebuilt at most every 250 ms)
+  std::uint64_t snapshot_numbers_ = 0;
+  static constexpr UnixMillis kMinRebuildMs = 250;
   std::int64_t data_version_ = 0;
   UnixMillis next_prune_ms_ = 0;
 };

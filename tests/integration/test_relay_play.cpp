@@ -209,3 +209,20 @@ TEST(RelayPlay, KailleraPlayCommand) {
   const auto out = cli.log();
   EXPECT_NE(out.find("\"mismatches\": 0"), std::string::npos) << out;
 }
+
+TEST(RelayPlay, AnUnreachableMasterChangesNothingForPlayers) {
+  TempDir dir;
+  // Port 9 on loopback: nothing listens, every connection attempt is refused; the reporter keeps retrying.
+  auto relay = start_relay(dir, "nomaster", {"--master", "127.0.0.1:9", "--token", "kf_0"});
+  ASSERT_NE(relay.handshake_port, 0) << relay.process->log();
+  kc::Player a(player(relay, "alice", "No master", true, 600));
+  kc::Player b(player(relay, "bob", "No master", false, 600));
+  kc::UdpDriver driver;
+  ASSERT_EQ(driver.add(a), "");
+  ASSERT_EQ(driver.add(b), "");
+  ASSERT_FALSE(driver.run().timed_out);
+  EXPECT_TRUE(a.result().completed) << describe(a.result());
+  EXPECT_TRUE(b.result().completed) << describe(b.result());
+  EXPECT_NE(relay.process->log().find("master 127.0.0.1:9: retrying"), std::string::npos)
+      << relay.process->log();
+}

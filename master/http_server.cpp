@@ -2,13 +2,13 @@
 
 #include <array>
 #include <optional>
-#include <unordered_set>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
+
+#include "common/http/listener.hpp"
 
 namespace kaillera::master {
 
@@ -17,21 +17,13 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-namespace {
-class Session;
-}
-
-struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+struct HttpServer::Impl : kaillera::http::Listener {
   Impl(asio::io_context& io, Handler h, Observer o, HttpLimits l)
-      : acceptor(io), retry(io), handler(std::move(h)), observer(std::move(o)), limits(l) {}
-  void accept();
-  tcp::acceptor acceptor;
-  asio::steady_timer retry;
+      : Listener(io, "http", l.max_connections), handler(std::move(h)), observer(std::move(o)), limits(l) {}
+  void on_accept(tcp::socket socket) override;
   Handler handler;
   Observer observer;
   HttpLimits limits;
-  std::unordered_set<Session*> sessions;
-  bool stopped = false;
 };
 
 namespace {
@@ -43,19 +35,19 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public kaillera::http::Listener::Connection, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> owner)
       : stream_(std::move(socket)), owner_(std::move(owner)) {
-    owner_->sessions.insert(this);
+    owner_->add(this);
     beast::error_code ec;
     const auto remote = stream_.socket().remote_endpoint(ec);
     if (!ec && remote.address().is_v4()) remote_ip_ = remote.address().to_v4().to_uint();
   }
-  ~Session() { owner_->sessions.erase(this); }
+  ~Session() { owner_->remove(this); }
 
   void start() { read(); }
-  void close() {
+  void close() override {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
@@ -73,7 +65,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read(beast::error_code ec) {
-    if (owner_->stopped || ec == asio::error::operation_aborted) {
+    if (owner_->stopped() || ec == asio::error::operation_aborted) {
       close();
       return;
     }
@@ -143,7 +135,7 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = keep_alive;
     stream_.expires_after(owner_->limits.idle_timeout);
     http::async_write(stream_, out_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec || self->owner_->stopped) {
+      if (ec || self->owner_->stopped()) {
         self->close();
       } else if (!self->keep_alive_) {
         self->linger();
@@ -165,7 +157,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.async_read_some(asio::buffer(drain_),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               self->drained_ += n;
-                              if (ec || self->drained_ > 1024 * 1024 || self->owner_->stopped) {
+                              if (ec || self->drained_ > 1024 * 1024 || self->owner_->stopped()) {
                                 self->close();
                                 return;
                               }
@@ -188,36 +180,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-void HttpServer::Impl::accept() {
-  acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
-    if (self->stopped || ec == asio::error::operation_aborted) return;
-    if (ec) {
-      spdlog::warn("http: accept failed: {}", ec.message());
-      self->retry.expires_after(std::chrono::milliseconds(100));
-      self->retry.async_wait([self](beast::error_code wait_ec) {
-        if (!wait_ec && !self->stopped) self->accept();
-      });
-      return;
-    }
-    if (self->sessions.size() >= self->limits.max_connections) {
-      beast::error_code ignored;
-      socket.close(ignored);
-    } else {
-      std::make_shared<Session>(std::move(socket), self)->start();
-    }
-    self->accept();
-  });
+void HttpServer::Impl::on_accept(tcp::socket socket) {
+  std::make_shared<Session>(std::move(socket), std::static_pointer_cast<Impl>(shared_from_this()))->start();
 }
 
 HttpServer::HttpServer(asio::io_context& io, const net::Endpoint& at, Handler handler, Observer observer,
                        HttpLimits limits)
     : impl_(std::make_shared<Impl>(io, std::move(handler), std::move(observer), limits)) {
-  const tcp::endpoint ep(asio::ip::address_v4(at.ip), at.port);
-  impl_->acceptor.open(ep.protocol());
-  impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-  impl_->acceptor.bind(ep);
-  impl_->acceptor.listen(asio::socket_base::max_listen_connections);
-  impl_->accept();
+  impl_->listen(at);
 }
 
 HttpServer::~HttpServer() {
@@ -225,20 +195,11 @@ HttpServer::~HttpServer() {
 }
 
 net::Endpoint HttpServer::local() const {
-  beast::error_code ec;
-  const auto ep = impl_->acceptor.local_endpoint(ec);
-  if (ec) return {};
-  return net::Endpoint{ep.address().to_v4().to_uint(), ep.port()};
+  return impl_->local();
 }
 
 void HttpServer::stop() {
-  if (impl_->stopped) return;
-  impl_->stopped = true;
-  beast::error_code ignored;
-  impl_->acceptor.close(ignored);
-  impl_->retry.cancel();
-  for (Session* s : impl_->sessions)
-    s->close();
+  impl_->stop();
 }
 
 }  // namespace kaillera::master

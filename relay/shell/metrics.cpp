@@ -7,13 +7,13 @@
 #include <optional>
 #include <string_view>
 #include <system_error>
-#include <unordered_set>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
+
+#include "common/http/listener.hpp"
 
 namespace kaillera::relay::shell {
 
@@ -118,32 +118,26 @@ constexpr std::size_t kBodyLimit = 4 * 1024;
 constexpr std::size_t kBufferLimit = kHeaderLimit + kBodyLimit;
 constexpr auto kIdleTimeout = std::chrono::seconds(10);
 
-class Session;
-
 }  // namespace
 
-struct MetricsServer::Impl : std::enable_shared_from_this<MetricsServer::Impl> {
-  Impl(asio::io_context& io, Render r) : acceptor(io), retry(io), render(std::move(r)) {}
-  void accept();
-  tcp::acceptor acceptor;
-  asio::steady_timer retry;  // after an accept error such as EMFILE
+struct MetricsServer::Impl : kaillera::http::Listener {
+  Impl(asio::io_context& io, Render r) : Listener(io, "metrics", kMaxConnections), render(std::move(r)) {}
+  void on_accept(tcp::socket socket) override;
   Render render;
-  std::unordered_set<Session*> sessions;
-  bool stopped = false;
 };
 
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public kaillera::http::Listener::Connection, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<MetricsServer::Impl> owner)
       : stream_(std::move(socket)), buffer_(kBufferLimit), owner_(std::move(owner)) {
-    owner_->sessions.insert(this);
+    owner_->add(this);
   }
-  ~Session() { owner_->sessions.erase(this); }
+  ~Session() { owner_->remove(this); }
 
   void start() { read(); }
-  void close() {
+  void close() override {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
@@ -161,7 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
-        ec == beast::error::timeout || ec == asio::error::connection_reset || owner_->stopped) {
+        ec == beast::error::timeout || ec == asio::error::connection_reset || owner_->stopped()) {
       close();
       return;
     }
@@ -207,7 +201,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(kIdleTimeout);
     http::async_write(stream_, res_,
                       [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
-                        if (ec || !keep_alive || self->owner_->stopped) {
+                        if (ec || !keep_alive || self->owner_->stopped()) {
                           self->close();
                           return;
                         }
@@ -225,35 +219,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-void MetricsServer::Impl::accept() {
-  acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
-    if (self->stopped || ec == asio::error::operation_aborted) return;
-    if (ec) {
-      spdlog::warn("metrics: accept failed: {}", ec.message());
-      self->retry.expires_after(std::chrono::milliseconds(100));
-      self->retry.async_wait([self](beast::error_code wait_ec) {
-        if (!wait_ec && !self->stopped) self->accept();
-      });
-      return;
-    }
-    if (self->sessions.size() >= kMaxConnections) {
-      beast::error_code ignored;
-      socket.close(ignored);
-    } else {
-      std::make_shared<Session>(std::move(socket), self)->start();
-    }
-    self->accept();
-  });
+void MetricsServer::Impl::on_accept(tcp::socket socket) {
+  std::make_shared<Session>(std::move(socket), std::static_pointer_cast<Impl>(shared_from_this()))->start();
 }
 
 MetricsServer::MetricsServer(asio::io_context& io, const net::Endpoint& at, Render render)
     : impl_(std::make_shared<Impl>(io, std::move(render))) {
-  const tcp::endpoint ep(asio::ip::address_v4(at.ip), at.port);
-  impl_->acceptor.open(ep.protocol());
-  impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-  impl_->acceptor.bind(ep);
-  impl_->acceptor.listen(asio::socket_base::max_listen_connections);
-  impl_->accept();
+  impl_->listen(at);
 }
 
 MetricsServer::~MetricsServer() {
@@ -261,20 +233,11 @@ MetricsServer::~MetricsServer() {
 }
 
 net::Endpoint MetricsServer::local() const {
-  beast::error_code ec;
-  const auto ep = impl_->acceptor.local_endpoint(ec);
-  if (ec) return {};
-  return net::Endpoint{ep.address().to_v4().to_uint(), ep.port()};
+  return impl_->local();
 }
 
 void MetricsServer::stop() {
-  if (impl_->stopped) return;
-  impl_->stopped = true;
-  beast::error_code ignored;
-  impl_->acceptor.close(ignored);
-  impl_->retry.cancel();
-  for (Session* s : impl_->sessions)
-    s->close();
+  impl_->stop();
 }
 
 }  // namespace kaillera::relay::shell

@@ -34,42 +34,13 @@ CliResult run_cli(const TempDir& dir, const std::vector<std::string>& args,
                   std::chrono::milliseconds timeout = 20s) {
   static int serial = 0;
   const std::string base = dir / ("cli-" + std::to_string(++serial));
-  std::vector<std::string> all{KF_CLIENT_BIN};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, (base + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, (base + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = -1;
   const auto start = Clock::now();
-  const int rc = ::posix_spawn(&pid, KF_CLIENT_BIN, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error(std::string("posix_spawn kaillera: ") + std::strerror(rc));
-
-  struct Reaper {  // kills the child if the test leaves early
-    pid_t pid;
-    bool done = false;
-    ~Reaper() {
-      if (done) return;
-      ::kill(pid, SIGKILL);
-      int status = 0;
-      ::waitpid(pid, &status, 0);
-    }
-  } reaper{pid};
-
+  Process cli(KF_CLIENT_BIN, args, base + ".out",
+              base + ".err");  // killed and reaped if the test leaves early
   CliResult r;
-  int status = 0;
-  const bool exited = poll_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout, 5ms);
+  const auto code = cli.wait_exit(timeout);
   r.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-  if (exited) {
-    reaper.done = true;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
+  r.exit_code = code.value_or(-1);
   r.out = read_file(base + ".out");
   r.err = read_file(base + ".err");
   return r;

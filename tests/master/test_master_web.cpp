@@ -30,7 +30,7 @@ std::vector<std::string> chromium_args(const TempDir& dir, const std::string& pr
           "--disable-component-update",
           "--disable-sync",
           "--disable-dev-shm-usage",
-          "--user-data-dir=" + (dir / profile),
+          "--user-data-dir=" + (dir / profile).string(),
           "--virtual-time-budget=5000"};
 }
 
@@ -118,7 +118,7 @@ TEST_F(MasterWeb, ThePageShowsTheRelayAndItsWaitingGame) {
 void screenshot(const TempDir& dir, std::uint16_t port, const std::string& size, const std::string& name) {
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
   const char* keep = std::getenv("KF_WEB_SCREENSHOT_DIR");
-  const std::string png = keep && *keep ? std::string(keep) + "/" + name : dir / name;
+  const std::string png = keep && *keep ? std::string(keep) + "/" + name : (dir / name).string();
   auto args = chromium_args(dir, "profile-" + name);
   args.push_back("--window-size=" + size);
   args.push_back("--hide-scrollbars");

@@ -9,6 +9,8 @@
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
+#include "common/config/toml_settings.hpp"
+
 #include "common/net/address.hpp"
 #include "master/charset.hpp"
 
@@ -16,26 +18,8 @@ namespace kaillera::master {
 
 namespace {
 
-std::string type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a float";
-    case toml::node_type::boolean:
-      return "a boolean";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::table:
-      return "a table";
-    default:
-      return "a date or time";
-  }
-}
-
-using Setter = std::function<std::string(const toml::node&, Settings&)>;
+using Setter = config::Setter<Settings>;
+using config::type_name;
 
 template <typename T>
 Setter int_key(T Settings::*field, std::int64_t min, std::int64_t max) {
@@ -68,28 +52,14 @@ Setter bool_key(bool Settings::*field) {
 }
 
 std::string get_strings(const toml::node& n, std::vector<std::string>& out) {
-  if (const auto* one = n.as_string()) {
-    out = {one->get()};
-    return {};
-  }
-  const auto* a = n.as_array();
-  if (a == nullptr) return "must be a string or an array of strings (got " + type_name(n) + ")";
-  std::vector<std::string> values;
-  for (std::size_t i = 0; i < a->size(); ++i) {
-    const auto* v = (*a)[i].as_string();
-    if (v == nullptr)
-      return "must be an array of strings (element " + std::to_string(i) + " is " + type_name((*a)[i]) + ")";
-    values.push_back(v->get());
-  }
-  out = std::move(values);
-  return {};
+  return config::get_strings(n, out, true);
 }
 
 constexpr std::int64_t kHourMs = 3600 * 1000;
 constexpr std::int64_t kDayMs = 24 * kHourMs;
 
-const std::map<std::string, Setter, std::less<>>& toml_keys() {
-  static const std::map<std::string, Setter, std::less<>> keys = {
+const config::Keys<Settings>& toml_keys() {
+  static const config::Keys<Settings> keys = {
       {"db", string_key(&Settings::db)},
       {"grpc", string_key(&Settings::grpc)},
       {"http", string_key(&Settings::http)},
@@ -125,44 +95,16 @@ bool readable(const std::string& path) {
 }  // namespace
 
 bool valid_log_level(std::string_view level) {
-  static constexpr std::string_view kLevels[] = {"trace", "debug",    "info", "warn",
-                                                 "error", "critical", "off"};
-  return std::find(std::begin(kLevels), std::end(kLevels), level) != std::end(kLevels);
+  return config::valid_log_level(level);
 }
 
 std::string apply_toml(std::string_view text, std::string_view source, Settings& s) {
-  const std::string src(source);
-  toml::table table;
-  try {
-    table = toml::parse(text, src);
-  } catch (const toml::parse_error& e) {
-    return src + ":" + std::to_string(e.source().begin.line) + ":" + std::to_string(e.source().begin.column) +
-           ": " + std::string(e.description());
-  }
-  const auto& keys = toml_keys();
-  std::vector<std::pair<std::string, const toml::node*>> items;
-  for (auto&& [key, node] : table)
-    items.emplace_back(std::string(key.str()), &node);
-  std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
-    return a.second->source().begin.line < b.second->source().begin.line;
-  });
-  for (const auto& [key, node] : items) {
-    const std::string where = " (line " + std::to_string(node->source().begin.line) + ")";
-    auto it = keys.find(key);
-    if (it == keys.end()) return src + ": unknown key '" + key + "'" + where;
-    if (std::string problem = it->second(*node, s); !problem.empty())
-      return src + ": key '" + key + "' " + problem + where;
-  }
-  return {};
+  return config::apply_toml_keys(text, source, toml_keys(), s);
 }
 
 std::string apply_toml_file(const std::string& path, Settings& s) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return path + ": cannot open the config file";
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return path + ": cannot read the config file";
-  return apply_toml(text.str(), path, s);
+  return config::apply_toml_file(
+      path, [&](std::string_view text, std::string_view src) { return apply_toml(text, src, s); });
 }
 
 std::string check_settings(const Settings& s) {

@@ -12,6 +12,8 @@
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
+#include "common/config/toml_settings.hpp"
+
 #include "common/net/address.hpp"
 
 namespace kaillera::relay::shell {
@@ -19,33 +21,8 @@ namespace {
 
 // ---- TOML -------------------------------------------------------------------------------------------------
 
-std::string type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a float";
-    case toml::node_type::boolean:
-      return "a boolean";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::table:
-      return "a table";
-    case toml::node_type::date:
-      return "a date";
-    case toml::node_type::time:
-      return "a time";
-    case toml::node_type::date_time:
-      return "a date-time";
-    default:
-      return "nothing";
-  }
-}
-
-// A setter checks the node's type and range and stores it; it returns "" or "must be ... (got ...)".
-using Setter = std::function<std::string(const toml::node&, Settings&)>;
+using Setter = config::Setter<Settings>;
+using config::type_name;
 
 template <typename T>
 Setter uint_key(T Config::*field, std::int64_t min, std::int64_t max) {
@@ -99,12 +76,7 @@ Setter double_key(double Config::*field, double min, double max) {
   };
 }
 
-std::string get_string(const toml::node& n, std::string& out) {
-  const auto* v = n.as_string();
-  if (v == nullptr) return "must be a string (got " + type_name(n) + ")";
-  out = v->get();
-  return {};
-}
+using config::get_string;
 
 Setter string_key(std::string Config::*field) {
   return [=](const toml::node& n, Settings& s) { return get_string(n, s.core.*field); };
@@ -114,25 +86,7 @@ Setter shell_string_key(std::string Settings::*field) {
   return [=](const toml::node& n, Settings& s) { return get_string(n, s.*field); };
 }
 
-// An array of strings; `allow_single` also takes one plain string.
-std::string get_strings(const toml::node& n, std::vector<std::string>& out, bool allow_single) {
-  if (allow_single && n.is_string()) {
-    out = {n.as_string()->get()};
-    return {};
-  }
-  const std::string want =
-      allow_single ? "must be a string or an array of strings" : "must be an array of strings";
-  const auto* a = n.as_array();
-  if (a == nullptr) return want + " (got " + type_name(n) + ")";
-  std::vector<std::string> values;
-  for (std::size_t i = 0; i < a->size(); ++i) {
-    const auto* v = (*a)[i].as_string();
-    if (v == nullptr) return want + " (element " + std::to_string(i) + " is " + type_name((*a)[i]) + ")";
-    values.push_back(v->get());
-  }
-  out = std::move(values);
-  return {};
-}
+using config::get_strings;
 
 const std::map<std::string, Setter, std::less<>>& toml_keys() {
   constexpr std::int64_t kU32 = std::numeric_limits<std::uint32_t>::max();
@@ -284,46 +238,16 @@ std::optional<std::pair<std::uint16_t, std::uint16_t>> parse_game_ports(std::str
 }
 
 bool valid_log_level(std::string_view level) {
-  static constexpr std::string_view kLevels[] = {"trace", "debug",    "info", "warn",
-                                                 "error", "critical", "off"};
-  return std::find(std::begin(kLevels), std::end(kLevels), level) != std::end(kLevels);
+  return config::valid_log_level(level);
 }
 
 std::string apply_toml(std::string_view text, std::string_view source, Settings& s) {
-  const std::string src(source);
-  toml::table table;
-  try {
-    table = toml::parse(text, src);
-  } catch (const toml::parse_error& e) {
-    return src + ":" + std::to_string(e.source().begin.line) + ":" + std::to_string(e.source().begin.column) +
-           ": " + std::string(e.description());
-  }
-  const auto& keys = toml_keys();
-  // In file order, so the first problem reported is the first one in the file.
-  std::vector<std::pair<std::string, const toml::node*>> items;
-  for (auto&& [key, node] : table)
-    items.emplace_back(std::string(key.str()), &node);
-  std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
-    return a.second->source().begin.line < b.second->source().begin.line;
-  });
-  for (const auto& [key, node] : items) {
-    const std::string where = " (line " + std::to_string(node->source().begin.line) + ")";
-    auto it = keys.find(key);
-    if (it == keys.end()) return src + ": unknown key '" + key + "'" + where;
-    if (std::string problem = it->second(*node, s); !problem.empty()) {
-      return src + ": key '" + key + "' " + problem + where;
-    }
-  }
-  return {};
+  return config::apply_toml_keys(text, source, toml_keys(), s);
 }
 
 std::string apply_toml_file(const std::string& path, Settings& s) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return path + ": cannot open the config file";
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return path + ": cannot read the config file";
-  return apply_toml(text.str(), path, s);
+  return config::apply_toml_file(
+      path, [&](std::string_view text, std::string_view src) { return apply_toml(text, src, s); });
 }
 
 std::string check_settings(const Settings& s) {

@@ -1,0 +1,124 @@
+// The TOML side of a program's settings, shared by kaillera-relay and kaillera-master: a table of keys, each
+// with a setter that checks the node's type and range and stores it, applied in file order so that the first
+// problem reported is the first one in the file. Every message names the file, the key and the line.
+#pragma once
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace kaillera::config {
+
+// A setter returns "" or "must be ... (got ...)".
+template <class Settings>
+using Setter = std::function<std::string(const toml::node&, Settings&)>;
+template <class Settings>
+using Keys = std::map<std::string, Setter<Settings>, std::less<>>;
+
+inline std::string type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    default:
+      return "nothing";
+  }
+}
+
+inline std::string get_string(const toml::node& n, std::string& out) {
+  const auto* v = n.as_string();
+  if (v == nullptr) return "must be a string (got " + type_name(n) + ")";
+  out = v->get();
+  return {};
+}
+
+// An array of strings; `allow_single` also takes one plain string.
+inline std::string get_strings(const toml::node& n, std::vector<std::string>& out, bool allow_single) {
+  if (allow_single && n.is_string()) {
+    out = {n.as_string()->get()};
+    return {};
+  }
+  const std::string want =
+      allow_single ? "must be a string or an array of strings" : "must be an array of strings";
+  const auto* a = n.as_array();
+  if (a == nullptr) return want + " (got " + type_name(n) + ")";
+  std::vector<std::string> values;
+  for (std::size_t i = 0; i < a->size(); ++i) {
+    const auto* v = (*a)[i].as_string();
+    if (v == nullptr) return want + " (element " + std::to_string(i) + " is " + type_name((*a)[i]) + ")";
+    values.push_back(v->get());
+  }
+  out = std::move(values);
+  return {};
+}
+
+inline bool valid_log_level(std::string_view level) {
+  static constexpr std::string_view kLevels[] = {"trace", "debug",    "info", "warn",
+                                                 "error", "critical", "off"};
+  return std::find(std::begin(kLevels), std::end(kLevels), level) != std::end(kLevels);
+}
+
+// Parses `text` and applies every key through `keys`: "" or "<source>: <problem naming the key> (line N)".
+template <class Settings>
+std::string apply_toml_keys(std::string_view text, std::string_view source, const Keys<Settings>& keys,
+                            Settings& s) {
+  const std::string src(source);
+  toml::table table;
+  try {
+    table = toml::parse(text, src);
+  } catch (const toml::parse_error& e) {
+    return src + ":" + std::to_string(e.source().begin.line) + ":" + std::to_string(e.source().begin.column) +
+           ": " + std::string(e.description());
+  }
+  std::vector<std::pair<std::string, const toml::node*>> items;
+  for (auto&& [key, node] : table)
+    items.emplace_back(std::string(key.str()), &node);
+  std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
+    return a.second->source().begin.line < b.second->source().begin.line;
+  });
+  for (const auto& [key, node] : items) {
+    const std::string where = " (line " + std::to_string(node->source().begin.line) + ")";
+    auto it = keys.find(key);
+    if (it == keys.end()) return src + ": unknown key '" + key + "'" + where;
+    if (std::string problem = it->second(*node, s); !problem.empty()) {
+      return src + ": key '" + key + "' " + problem + where;
+    }
+  }
+  return {};
+}
+
+// Reads `path` and hands its text to `apply` (usually a program's apply_toml).
+template <class Apply>
+std::string apply_toml_file(const std::string& path, Apply&& apply) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return path + ": cannot open the config file";
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return path + ": cannot read the config file";
+  return apply(text.str(), path);
+}
+
+}  // namespace kaillera::config

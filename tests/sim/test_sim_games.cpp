@@ -667,13 +667,6 @@ TEST_P(SimMatrix, ThreeThousandFramesOverLinksWithUpTo10PercentLoss) {
   run_matrix_case(GetParam(), 0.10);
 }
 
-// Not yet: at 20 % loss a client's datagrams are lost four in a row often enough that, with the large frame
-// delays such links measure (up to 71 frames in flight), a given-up hole can shift a player's stream
-// (see the relay issue's note). Run by hand with --gtest_also_run_disabled_tests.
-TEST_P(SimMatrix, DISABLED_ThreeThousandFramesOverLinksWithUpTo20PercentLoss) {
-  run_matrix_case(GetParam(), 0.20);
-}
-
 std::vector<MatrixCase> matrix_cases() {
   std::vector<MatrixCase> v;
   for (std::uint32_t players : {2u, 3u, 4u, 8u}) {
@@ -684,6 +677,23 @@ std::vector<MatrixCase> matrix_cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(PlayersByConnType, SimMatrix, ::testing::ValuesIn(matrix_cases()),
+                         [](const ::testing::TestParamInfo<MatrixCase>& i) {
+                           return std::to_string(i.param.players) + "p_conn" +
+                                  std::to_string(i.param.conn_type);
+                         });
+
+// Not yet: at 20 % loss a client's datagrams are lost four in a row often enough that, with the large frame
+// delays such links measure (up to 71 frames in flight), a given-up hole can shift a player's stream (two of
+// the 24 cases fail; see the relay issue's note). Registered only with KF_SIM_LOSS20=1, so the default suite
+// does not carry 24 disabled entries:  KF_SIM_LOSS20=1 build/bin/test_sim_games --gtest_filter='*Loss20*'
+class SimMatrixLoss20 : public ::testing::TestWithParam<MatrixCase> {};
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SimMatrixLoss20);
+TEST_P(SimMatrixLoss20, ThreeThousandFramesOverLinksWithUpTo20PercentLoss) {
+  run_matrix_case(GetParam(), 0.20);
+}
+INSTANTIATE_TEST_SUITE_P(PlayersByConnType, SimMatrixLoss20,
+                         ::testing::ValuesIn(std::getenv("KF_SIM_LOSS20") ? matrix_cases()
+                                                                          : std::vector<MatrixCase>{}),
                          [](const ::testing::TestParamInfo<MatrixCase>& i) {
                            return std::to_string(i.param.players) + "p_conn" +
                                   std::to_string(i.param.conn_type);

@@ -84,10 +84,7 @@ void Server::on_datagram(std::uint16_t local_port, const net::Endpoint& from, st
     // came to the handshake port, but answer from the port it reached.
     s.on_handshake(local_port, from, data, now, out);
   } else {
-    s.on_bundle(local_port, from, data, now, out);
-    if (ttl != 0 && s.by_addr.count(Impl::addr_key(local_port, from)) != 0) {
-      s.record(from.ip, ttl, 0, PeerMeasurement::Source::kGameTraffic, now);
-    }
+    s.on_bundle(local_port, from, ttl, data, now, out);
   }
   s.flush(now, out);
 }
@@ -409,18 +406,23 @@ void Server::Impl::on_handshake(std::uint16_t local_port, const net::Endpoint& f
 // ---------------------------------------------------------------------------------------------------------------
 // v086 bundles.
 
-void Server::Impl::on_bundle(std::uint16_t local_port, const net::Endpoint& from, ByteSpan data,
-                             TimePoint now, Sink& out) {
+void Server::Impl::on_bundle(std::uint16_t local_port, const net::Endpoint& from, std::uint8_t ttl,
+                             ByteSpan data, TimePoint now, Sink& out) {
   auto b = proto::parse_bundle(data);
   if (!b) {
     ++counters.drop_malformed;
     return;
   }
+  // Hop counts from game traffic come from the session lookup this needs anyway (no second one per datagram).
   auto it = by_addr.find(addr_key(local_port, from));
   if (it == by_addr.end()) {
     on_login_packet(local_port, from, *b, data, now, out);
+    if (ttl != 0 && by_addr.count(addr_key(local_port, from)) != 0) {
+      record(from.ip, ttl, 0, PeerMeasurement::Source::kGameTraffic, now);
+    }
     return;
   }
+  if (ttl != 0) record(from.ip, ttl, 0, PeerMeasurement::Source::kGameTraffic, now);
   Session& s = *it->second;
   if (s.state == SessionState::kLoggedIn && has_pending_hello(local_port, from.ip)) {
     // A logged-in client never sends 0x03 again: a login from a known address after a fresh HELLO is the

@@ -190,8 +190,8 @@ struct Server::Impl {
 
   void on_handshake(std::uint16_t local_port, const net::Endpoint& from, ByteSpan data, TimePoint now,
                     Sink& out);
-  void on_bundle(std::uint16_t local_port, const net::Endpoint& from, ByteSpan data, TimePoint now,
-                 Sink& out);
+  void on_bundle(std::uint16_t local_port, const net::Endpoint& from, std::uint8_t ttl, ByteSpan data,
+                 TimePoint now, Sink& out);
   void on_message(Session& s, std::uint8_t type, ByteSpan body, TimePoint now, Sink& out);
   void on_login_packet(std::uint16_t local_port, const net::Endpoint& from, const proto::Bundle& b,
                        ByteSpan data, TimePoint now, Sink& out);

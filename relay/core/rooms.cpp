@@ -218,6 +218,8 @@ void Server::Impl::on_start_game(Session& s, TimePoint now) {
     p.last_data = p.last_arrival = now;
   }
   ++counters.games_started;
+  recent_starts.push_back(g->rom);
+  if (recent_starts.size() > kMaxRecentStarts) recent_starts.pop_front();
   game_status_to_all(*g);
   // Everyone plays with the delay of the slowest player's ping, each at its own connection type.
   const auto n = static_cast<std::uint8_t>(g->players.size());

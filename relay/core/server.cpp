@@ -177,6 +177,15 @@ Snapshot Server::snapshot() const {
   return snap;
 }
 
+std::vector<std::string> Server::started_since(std::uint64_t after) const {
+  const std::uint64_t total = impl_->counters.games_started;
+  const std::uint64_t first = total - impl_->recent_starts.size() + 1;  // number of the front entry
+  std::vector<std::string> roms;
+  for (std::uint64_t n = std::max(first, after + 1); n <= total; ++n)
+    roms.push_back(impl_->recent_starts[static_cast<std::size_t>(n - first)]);
+  return roms;
+}
+
 std::vector<PeerMeasurement> Server::measurements() const {
   std::vector<PeerMeasurement> v;
   v.reserve(impl_->measurements.size());

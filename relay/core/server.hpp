@@ -103,6 +103,10 @@ class Server {
   Snapshot snapshot() const;
   // Recent per-IP measurements (hops from TTL, RTT from login ACKs); oldest dropped past a bound.
   std::vector<PeerMeasurement> measurements() const;
+  // Roms of the games started after the one numbered `after` (counters().games_started counts them: the
+  // n-th start is number n), oldest first; only the newest 64 starts are remembered. For the public list
+  // announcements (KAILLERA.md §7.1 `Kaillera-games`).
+  std::vector<std::string> started_since(std::uint64_t after) const;
   const Config& config() const;
 
   // The handshake port and the game ports, as given in the config.

@@ -135,6 +135,10 @@ struct Server::Impl {
 
   // Latest measurement per (ip, source), bounded.
   std::unordered_map<std::uint64_t, PeerMeasurement> measurements;
+  // Roms of the latest game starts, the newest last; the front one is start number
+  // counters.games_started - recent_starts.size() + 1.
+  static constexpr std::size_t kMaxRecentStarts = 64;
+  std::deque<std::string> recent_starts;
   TimePoint last_housekeeping{};
 
   std::vector<Session*> dirty;

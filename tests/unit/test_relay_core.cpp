@@ -765,6 +765,24 @@ TEST(RelayGame, DropsReturnTheGameToWaiting) {
   EXPECT_EQ(t.a.got<p::StartGame>().size(), 1u);
 }
 
+// The public list announcements carry the games started since their previous touch (KAILLERA.md §7.1).
+TEST(RelayGame, StartedGamesAreRememberedForTheListAnnouncements) {
+  TwoPlayers t;
+  EXPECT_TRUE(t.h.server().started_since(0).empty());
+  t.start();
+  EXPECT_EQ(t.h.server().started_since(0), (std::vector<std::string>{"Street Fighter II"}));
+  EXPECT_TRUE(t.h.server().started_since(1).empty());
+  // Dropped back to waiting and started again: a second start of the same room.
+  t.a.send(p::PlayerDrop{});
+  t.b.send(p::PlayerDrop{});
+  t.a.send(p::StartGame{});
+  EXPECT_EQ(t.h.server().counters().games_started, 2u);
+  EXPECT_EQ(t.h.server().started_since(0),
+            (std::vector<std::string>{"Street Fighter II", "Street Fighter II"}));
+  EXPECT_EQ(t.h.server().started_since(1), (std::vector<std::string>{"Street Fighter II"}));
+  EXPECT_TRUE(t.h.server().started_since(2).empty());
+}
+
 TEST(RelayGame, LeavingMidGameKeepsPlayerNumbersForTheOthers) {
   r::Config cfg;
   Harness h(cfg);

@@ -119,6 +119,18 @@ void MasterReporter::on_probe(std::function<void(ProbeRequestData)> handler) {
   probe_handler_ = std::move(handler);
 }
 
+void MasterReporter::send_probe_result(std::string request_id, std::vector<ProbeMeasurement> measurements) {
+  {
+    std::lock_guard lock(mu_);
+    if (probe_results_.size() >= kMaxQueuedProbeResults) {
+      probe_results_.pop_front();
+      ++probe_results_dropped_;
+    }
+    probe_results_.push_back({std::move(request_id), std::move(measurements)});
+  }
+  cv_.notify_all();
+}
+
 std::string MasterReporter::relay_id() const {
   std::lock_guard lock(mu_);
   return relay_id_;
@@ -281,7 +293,37 @@ void MasterReporter::run() {
         backoff = options_.initial_backoff;
         first = false;
       }
-      if (!wait_for(report_interval())) break;
+      // Until the next report: write probe results as they are queued.
+      const auto next_report = std::chrono::steady_clock::now() + report_interval();
+      while (ok) {
+        std::deque<QueuedProbeResult> answers;
+        {
+          std::unique_lock lock(mu_);
+          cv_.wait_until(lock, next_report, [this] { return stopping_ || !probe_results_.empty(); });
+          if (stopping_) {
+            ok = false;
+            break;
+          }
+          answers.swap(probe_results_);
+        }
+        if (answers.empty()) break;  // time for the next report
+        for (auto& a : answers) {
+          v1::RelayMessage pm;
+          auto* pr = pm.mutable_probe_result();
+          pr->set_request_id(a.request_id);
+          for (const auto& m : a.measurements) {
+            auto* out = pr->add_measurements();
+            out->set_address(m.address);
+            out->set_hops(m.hops);
+            out->set_rtt_ms(m.rtt_ms);
+            out->set_measured_unix_ms(m.measured_unix_ms);
+            out->set_source(v1::Measurement::SOURCE_PROBE);
+          }
+          ok = stream->Write(pm);
+          if (!ok) break;
+          ++probe_results_sent_;
+        }
+      }
     }
     ctx->TryCancel();
     reader.join();

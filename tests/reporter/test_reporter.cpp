@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "kaillera/directory/v1/directory.grpc.pb.h"
+#include "relay/probe/prober.hpp"
 #include "relay/reporter/reporter.hpp"
 
 namespace v1 = kaillera::directory::v1;
@@ -49,10 +50,11 @@ class FakeMaster final : public v1::RelayRegistry::Service {
       std::lock_guard lock(mu);
       if (m.has_hello()) hellos.push_back(m.hello());
       if (m.has_report()) reports.push_back(m.report());
+      if (m.has_probe_result()) probe_results.push_back(m.probe_result());
       if (send_probe && !probed) {
         v1::MasterMessage p;
-        p.mutable_probe()->set_request_id("probe-7");
-        p.mutable_probe()->add_addresses("203.0.113.7");
+        p.mutable_probe()->set_request_id(probe_id);
+        p.mutable_probe()->add_addresses(probe_address);
         p.mutable_probe()->set_deadline_ms(3000);
         stream->Write(p);
         probed = true;
@@ -65,7 +67,10 @@ class FakeMaster final : public v1::RelayRegistry::Service {
   std::vector<v1::RegisterRequest> registrations;
   std::vector<v1::ReportHello> hellos;
   std::vector<v1::LoadReport> reports;
+  std::vector<v1::ProbeResult> probe_results;
   bool send_probe = false;
+  std::string probe_id = "probe-7";
+  std::string probe_address = "203.0.113.7";
 };
 
 struct Running {
@@ -269,4 +274,138 @@ TEST(Reporter, ReportsOverTlsWhenGivenTheMastersCa) {
   rep.stop();
   std::filesystem::remove_all(dir);
   std::filesystem::remove_all(other_dir);
+}
+
+namespace {
+
+namespace probe = kaillera::relay::probe;
+
+// What the relay's shell does with a probe request: hand it to the prober, send what was reached back.
+void answer_probes(r::MasterReporter& rep, probe::Prober& prober) {
+  rep.on_probe([&rep, &prober](r::ProbeRequestData req) {
+    const std::string id = req.request_id;
+    prober.submit(
+        std::move(req.addresses), std::chrono::milliseconds(req.deadline_ms),
+        [&rep, id](std::vector<probe::Result> results) {
+          std::vector<r::ProbeMeasurement> out;
+          for (const auto& x : results) {
+            if (x.outcome != probe::Outcome::kReached) continue;
+            const auto ms = std::chrono::ceil<std::chrono::milliseconds>(x.rtt).count();
+            out.push_back(
+                {x.address, x.hops, static_cast<std::uint32_t>(std::max<long long>(ms, 1)),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(x.measured.time_since_epoch())
+                     .count()});
+          }
+          rep.send_probe_result(id, std::move(out));
+        });
+  });
+}
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+TEST(Reporter, AProbeRequestGetsAProbeResultBackOnTheStream) {
+  FakeMaster svc;
+  svc.send_probe = true;
+  svc.probe_address = "127.0.0.1";
+  Running m(svc);
+  probe::Prober prober;  // ICMP echo when this process may, else UDP: either answers for loopback
+  r::MasterReporter rep(options(m.port, "good-token"), identity());
+  struct StopBoth {  // the reporter first (no more requests), then the prober (no more answers)
+    r::MasterReporter& rep;
+    probe::Prober& prober;
+    ~StopBoth() {
+      rep.stop();
+      prober.stop();
+    }
+  } stop_both{rep, prober};
+  answer_probes(rep, prober);
+  const auto asked = now_unix_ms();
+  rep.start();
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(svc.mu);
+    return !svc.probe_results.empty();
+  }));
+  std::lock_guard lock(svc.mu);
+  ASSERT_EQ(svc.probe_results.size(), 1u);
+  const auto& pr = svc.probe_results[0];
+  EXPECT_EQ(pr.request_id(), "probe-7");
+  ASSERT_EQ(pr.measurements_size(), 1);
+  const auto& meas = pr.measurements(0);
+  EXPECT_EQ(meas.address(), "127.0.0.1");
+  EXPECT_EQ(meas.source(), v1::Measurement::SOURCE_PROBE);
+  EXPECT_EQ(meas.hops(), 0u);
+  EXPECT_GE(meas.rtt_ms(), 1u);     // known, if under a millisecond
+  EXPECT_LE(meas.rtt_ms(), 3000u);  // within the request's deadline
+  EXPECT_GE(meas.measured_unix_ms(), asked - 1000);
+  EXPECT_LE(meas.measured_unix_ms(), now_unix_ms() + 1000);
+  EXPECT_EQ(rep.probe_results_sent(), 1u);
+  EXPECT_EQ(prober.counters().attempts[static_cast<std::size_t>(
+                prober.icmp_available() == probe::Method::kNone ? probe::Method::kUdp : probe::Method::kIcmp)]
+                                      [static_cast<std::size_t>(probe::Outcome::kReached)],
+            1u);
+}
+
+TEST(Reporter, EachMasterGetsTheAnswerToItsOwnProbeRequest) {
+  FakeMaster a, b;
+  a.send_probe = b.send_probe = true;
+  a.probe_id = "from-a";
+  a.probe_address = "127.0.0.1";
+  b.probe_id = "from-b";
+  b.probe_address = "127.0.0.2";
+  Running ma(a), mb(b);
+  probe::Prober prober;
+  r::MasterReporter rep_a(options(ma.port, "good-token"), identity());
+  r::MasterReporter rep_b(options(mb.port, "good-token"), identity());
+  struct StopAll {
+    r::MasterReporter &a, &b;
+    probe::Prober& prober;
+    ~StopAll() {
+      a.stop();
+      b.stop();
+      prober.stop();
+    }
+  } stop_all{rep_a, rep_b, prober};
+  answer_probes(rep_a, prober);
+  answer_probes(rep_b, prober);
+  rep_a.start();
+  rep_b.start();
+  for (FakeMaster* svc : {&a, &b}) {
+    ASSERT_TRUE(eventually([&] {
+      std::lock_guard lock(svc->mu);
+      return !svc->probe_results.empty();
+    }));
+  }
+  for (auto [svc, address] : {std::pair{&a, "127.0.0.1"}, std::pair{&b, "127.0.0.2"}}) {
+    std::lock_guard lock(svc->mu);
+    ASSERT_EQ(svc->probe_results.size(), 1u);
+    EXPECT_EQ(svc->probe_results[0].request_id(), svc->probe_id);
+    ASSERT_EQ(svc->probe_results[0].measurements_size(), 1);
+    EXPECT_EQ(svc->probe_results[0].measurements(0).address(), address);
+    EXPECT_EQ(svc->probe_results[0].measurements(0).source(), v1::Measurement::SOURCE_PROBE);
+  }
+}
+
+TEST(Reporter, QueuedProbeResultsAreBounded) {
+  FakeMaster svc;
+  int port = 0;
+  {
+    Running gone(svc);
+    port = gone.port;
+  }  // nobody listens: nothing is written, results wait
+  r::ReporterOptions o = options(port, "good-token");
+  o.initial_backoff = 20ms;
+  o.rpc_deadline = 200ms;
+  r::MasterReporter rep(o, identity());
+  rep.start();
+  for (std::size_t i = 0; i < r::MasterReporter::kMaxQueuedProbeResults + 5; ++i)
+    rep.send_probe_result("p" + std::to_string(i), {{"127.0.0.1", 0, 1, now_unix_ms()}});
+  EXPECT_EQ(rep.probe_results_dropped(), 5u);
+  EXPECT_EQ(rep.probe_results_sent(), 0u);
+  rep.stop();
 }

@@ -9,12 +9,16 @@
 #include <map>
 #include <sstream>
 
+#include <iconv.h>
+
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
 #include "common/config/toml_settings.hpp"
 
 #include "common/net/address.hpp"
+#include "common/text/charset.hpp"
+#include "relay/announce/touch.hpp"
 
 namespace kaillera::relay::shell {
 namespace {
@@ -80,6 +84,18 @@ using config::get_string;
 
 Setter string_key(std::string Config::*field) {
   return [=](const toml::node& n, Settings& s) { return get_string(n, s.core.*field); };
+}
+
+Setter shell_uint_key(std::uint32_t Settings::*field, std::int64_t min, std::int64_t max) {
+  return [=](const toml::node& n, Settings& s) -> std::string {
+    const std::string want = "must be an integer " + std::to_string(min) + ".." + std::to_string(max);
+    const auto* v = n.as_integer();
+    if (v == nullptr) return want + " (got " + type_name(n) + ")";
+    const std::int64_t x = v->get();
+    if (x < min || x > max) return want + " (got " + std::to_string(x) + ")";
+    s.*field = static_cast<std::uint32_t>(x);
+    return {};
+  };
 }
 
 Setter shell_string_key(std::string Settings::*field) {
@@ -176,6 +192,9 @@ const std::map<std::string, Setter, std::less<>>& toml_keys() {
       {"token", shell_string_key(&Settings::token)},
       {"master_tls_ca", shell_string_key(&Settings::master_tls_ca)},
       {"announce", [](const toml::node& n, Settings& s) { return get_strings(n, s.announce, true); }},
+      {"announce_first_s", shell_uint_key(&Settings::announce_first_s, 0, 86400)},
+      {"announce_interval_s", shell_uint_key(&Settings::announce_interval_s, 1, 86400)},
+      {"announce_timeout_s", shell_uint_key(&Settings::announce_timeout_s, 1, 600)},
       {"metrics", shell_string_key(&Settings::metrics)},
       {"log_level", shell_string_key(&Settings::log_level)},
   };
@@ -213,6 +232,19 @@ bool valid_host_port(std::string_view text) {
   if (!port || *port == 0 || *port > 65535) return false;
   const std::string_view host = text.substr(0, colon);
   return std::none_of(host.begin(), host.end(), [](char c) { return c == ' ' || c == '/' || c < 0x21; });
+}
+
+// The charsets the relay can read and write: the names of common/text/charset.hpp, and iconv must have them.
+std::string check_charset(const std::string& charset) {
+  const std::string name = text::iconv_name(charset);
+  iconv_t cd = name.empty() ? reinterpret_cast<iconv_t>(-1) : iconv_open("UTF-8", name.c_str());
+  if (cd == reinterpret_cast<iconv_t>(-1)) {
+    return "charset: '" + charset +
+           "' is not a charset this relay knows (windows-1252, shift_jis, gbk, cp949, windows-1251, utf-8, "
+           "big5, windows-1250, iso-8859-1)";
+  }
+  iconv_close(cd);
+  return {};
 }
 
 LoadResult fail(std::string message) {
@@ -266,14 +298,39 @@ std::string check_settings(const Settings& s) {
     return "master_tls_ca: cannot read '" + s.master_tls_ca + "'";
   }
   for (const auto& url : s.announce) {
-    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-      return "announce: '" + url + "' is not an http:// or https:// URL";
-    }
+    std::string why;
+    if (!announce::parse_list_url(url, &why)) return "announce: " + why;
   }
+  if (s.announce_interval_s == 0) return "announce_interval_s: must be at least 1";
+  if (s.announce_timeout_s == 0) return "announce_timeout_s: must be at least 1";
   if (s.core.public_address.find_first_of(" \t\r\n/") != std::string::npos) {
     return "public_address: '" + s.core.public_address + "' is not a host name or address";
   }
-  if (s.core.charset.empty()) return "charset: must not be empty";
+  if (std::string problem = check_charset(s.core.charset); !problem.empty()) return problem;
+  return {};
+}
+
+std::string encode_config_texts(Settings& s) {
+  if (std::string problem = check_charset(s.core.charset); !problem.empty()) return problem;
+  const std::string& cs = s.core.charset;
+  // Round trip: a text that is not UTF-8, or has a character the charset lacks ('?' or a transliteration on
+  // the way in), does not come back unchanged.
+  auto encode = [&](std::string& text, std::string_view key) -> std::string {
+    std::string bytes = text::from_utf8(text, cs);
+    if (text::to_utf8(bytes, cs) != text) {
+      return std::string(key) + ": '" + text + "' is not UTF-8 or has characters that charset '" + cs +
+             "' cannot encode";
+    }
+    text = std::move(bytes);
+    return {};
+  };
+  for (auto [field, key] : {std::pair{&Config::name, "name"}, std::pair{&Config::location, "location"},
+                            std::pair{&Config::website, "website"}}) {
+    if (std::string problem = encode(s.core.*field, key); !problem.empty()) return problem;
+  }
+  for (auto& line : s.core.motd) {
+    if (std::string problem = encode(line, "motd"); !problem.empty()) return problem;
+  }
   return {};
 }
 
@@ -312,7 +369,10 @@ LoadResult load_settings(const std::vector<std::string>& args) {
                      "PEM file of the CA that signed the masters' certificates: report over TLS");
   auto* o_public = app.add_option("--public-address", public_address, "address players reach this relay at");
   auto* o_announce =
-      app.add_option("--announce", announce, "public list touch URL (repeatable)")->allow_extra_args(false);
+      app.add_option(
+             "--announce", announce,
+             "announce to a public list: http://.../touch_server.php or .../touch_list.php (repeatable)")
+          ->allow_extra_args(false);
   auto* o_metrics = app.add_option("--metrics", metrics, "serve Prometheus /metrics over HTTP on ADDR:PORT");
   auto* o_log =
       app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off [info]");
@@ -367,6 +427,9 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   if (o_log->count()) s.log_level = log_level;
   s.ready_file = ready_file;
 
+  if (std::string problem = encode_config_texts(s); !problem.empty()) {
+    return fail("invalid setting: " + problem);
+  }
   if (std::string problem = check_settings(s); !problem.empty()) {
     return fail("invalid setting: " + problem);
   }

@@ -24,11 +24,17 @@ struct Settings {
   std::vector<std::string> masters;   // HOST:PORT, for the master reporter (future work)
   std::string token;                  // the relay's token at its masters
   std::string master_tls_ca;          // PEM of the CA for TLS to the masters; empty = plaintext
-  std::vector<std::string> announce;  // touch_server.php / touch_list.php URLs (future work)
+  std::vector<std::string> announce;  // public list URLs, ending in touch_server.php or touch_list.php
   std::string metrics;                // "ADDR:PORT" of the Prometheus endpoint; empty = off
   std::string log_level = "info";     // trace debug info warn error critical off
   std::string config_file;            // --config, empty when none
   std::string ready_file;             // --ready-file: JSON with the bound ports, written once serving
+
+  // The announcements to `announce`: the first touch this long after start, then one every interval, each
+  // bounded (connect, request and answer) by the timeout.
+  std::uint32_t announce_first_s = 10;
+  std::uint32_t announce_interval_s = 60;
+  std::uint32_t announce_timeout_s = 10;
 };
 
 struct LoadResult {
@@ -51,6 +57,12 @@ std::string apply_toml_file(const std::string& path, Settings& s);
 
 // The shell's own checks plus validate(): "" or the first problem, naming the key as the TOML file spells it.
 std::string check_settings(const Settings& s);
+
+// The config's own texts (name, location, website, motd) are UTF-8 in the TOML file and on the command line;
+// the relay sends them in its charset, like the players' bytes. Converts them once, at start-up
+// (load_settings calls it before check_settings). "" or a problem naming the key: an unknown charset, or a
+// text that is not UTF-8 or has characters the charset cannot encode.
+std::string encode_config_texts(Settings& s);
 
 // "27889" (one shared port), "27889-28200" (a port per client), "0" (one ephemeral shared port).
 std::optional<std::pair<std::uint16_t, std::uint16_t>> parse_game_ports(std::string_view text);

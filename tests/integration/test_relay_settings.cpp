@@ -329,6 +329,88 @@ TEST(RelaySettings, ExampleConfigLoads) {
   EXPECT_EQ(s.log_level, "info");
 }
 
+TEST(RelaySettings, AnnounceKeys) {
+  const Settings d;
+  EXPECT_TRUE(d.announce.empty());  // off unless configured
+  EXPECT_EQ(d.announce_first_s, 10u);
+  EXPECT_EQ(d.announce_interval_s, 60u);
+  EXPECT_EQ(d.announce_timeout_s, 10u);
+  Settings s;
+  ASSERT_EQ(apply_toml("announce = [\"http://www.kaillera.com/touch_server.php\", "
+                       "\"http://kaillerareborn.2manygames.fr/touch_list.php\"]\n"
+                       "announce_first_s = 0\nannounce_interval_s = 5\nannounce_timeout_s = 2\n",
+                       "relay.toml", s),
+            "");
+  EXPECT_EQ(s.announce.size(), 2u);
+  EXPECT_EQ(s.announce_first_s, 0u);
+  EXPECT_EQ(s.announce_interval_s, 5u);
+  EXPECT_EQ(s.announce_timeout_s, 2u);
+  EXPECT_EQ(check_settings(s), "");
+  for (const char* bad : {"announce_interval_s = 0", "announce_interval_s = \"1m\"", "announce_first_s = -1",
+                          "announce_timeout_s = 0"}) {
+    Settings t;
+    const std::string key = std::string(bad).substr(0, std::string(bad).find(' '));
+    EXPECT_TRUE(contains(apply_toml(bad, "relay.toml", t), "key '" + key + "'")) << bad;
+  }
+}
+
+TEST(RelaySettings, AnnounceUrlOfAnotherKindExitsTwoNamingItAndTheAcceptedForms) {
+  for (const std::string url : {"http://www.kaillera.com/raw_server_list.php", "http://list.example/",
+                                "https://kaillerareborn.2manygames.fr/touch_list.php"}) {
+    LoadResult r = load_settings(std::vector<std::string>{"--announce", url});
+    EXPECT_TRUE(r.exit) << url;
+    EXPECT_EQ(r.exit_code, kExitConfig) << url;
+    EXPECT_TRUE(contains(r.error, "announce: '" + url + "'")) << r.error;
+    EXPECT_TRUE(contains(r.error, "touch_server.php")) << r.error;
+    EXPECT_TRUE(contains(r.error, "touch_list.php")) << r.error;
+  }
+}
+
+TEST(RelaySettings, CharsetIsCheckedAtStartUp) {
+  kf_test::TempDir dir;
+  const auto toml = dir / "relay.toml";
+  for (const char* cs : {"windows-1252", "shift_jis", "gbk", "cp949", "windows-1251", "utf-8", "Shift_JIS"}) {
+    std::ofstream(toml) << "charset = \"" << cs << "\"\n";
+    LoadResult r = load_settings(std::vector<std::string>{"--config", toml.string()});
+    EXPECT_FALSE(r.exit) << cs << ": " << r.error;
+  }
+  std::ofstream(toml) << "charset = \"klingon-8\"\n";
+  LoadResult r = load_settings(std::vector<std::string>{"--config", toml.string()});
+  EXPECT_TRUE(r.exit);
+  EXPECT_EQ(r.exit_code, kExitConfig);
+  EXPECT_TRUE(contains(r.error, "charset: 'klingon-8'")) << r.error;
+}
+
+// The config is UTF-8; the relay's own texts go out in its charset like the players' bytes (KAILLERA.md
+// §2.6).
+TEST(RelaySettings, ConfigTextsAreConvertedToTheCharsetOnce) {
+  kf_test::TempDir dir;
+  const auto toml = dir / "relay.toml";
+  std::ofstream(toml) << "charset = \"shift_jis\"\nname = \"日本語サーバ\"\nlocation = \"東京\"\n"
+                         "motd = [\"ようこそ\", \"plain\"]\n";
+  LoadResult r = load_settings(std::vector<std::string>{"--config", toml.string()});
+  ASSERT_FALSE(r.exit) << r.error;
+  EXPECT_EQ(r.settings.core.name, "\x93\xFA\x96\x7B\x8C\xEA\x83\x54\x81\x5B\x83\x6F");
+  EXPECT_EQ(r.settings.core.location, "\x93\x8C\x8B\x9E");
+  EXPECT_EQ(r.settings.core.motd, (std::vector<std::string>{"\x82\xE6\x82\xA4\x82\xB1\x82\xBB", "plain"}));
+
+  // The default windows-1252, from a flag as well.
+  LoadResult f = load_settings(std::vector<std::string>{"--name", "Café", "--location", "Zürich"});
+  ASSERT_FALSE(f.exit) << f.error;
+  EXPECT_EQ(f.settings.core.name, "Caf\xE9");
+  EXPECT_EQ(f.settings.core.location, "Z\xFCrich");
+
+  // A character the charset lacks stops the relay, naming the key.
+  LoadResult g = load_settings(std::vector<std::string>{"--name", "Snow ☃"});
+  EXPECT_TRUE(g.exit);
+  EXPECT_EQ(g.exit_code, kExitConfig);
+  EXPECT_TRUE(contains(g.error, "name: 'Snow ☃'")) << g.error;
+  EXPECT_TRUE(contains(g.error, "windows-1252")) << g.error;
+  std::ofstream(toml) << "motd = [\"日本\"]\n";
+  LoadResult m = load_settings(std::vector<std::string>{"--config", toml.string()});
+  EXPECT_TRUE(contains(m.error, "motd:")) << m.error;
+}
+
 TEST(RelaySettings, VersionAndHelp) {
   LoadResult v = load_settings(std::vector<std::string>{"--version"});
   EXPECT_TRUE(v.exit);

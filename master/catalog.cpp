@@ -77,7 +77,16 @@ Catalog::Catalog(store::Store& store, CatalogSettings settings, UnixMillis now)
     const net::Endpoint at{*ip, static_cast<std::uint16_t>(row.port)};
     third_party_[at.key()] = ThirdParty{std::move(row), false};
   }
+  for (const auto& [relay_id, m] : store_.load_measurements(now - settings_.measurement_retention_ms))
+    index_measurement(relay_id, m);
   next_prune_ms_ = now;
+}
+
+void Catalog::index_measurement(std::int64_t relay_id, const store::MeasurementRow& m) {
+  const auto ip = net::parse_ipv4(m.player_address);
+  if (!ip) return;
+  measurements_.add(relay_id, *ip, static_cast<int>(m.hops), static_cast<int>(m.rtt_ms),
+                    static_cast<int>(m.source), m.measured_unix_ms);
 }
 
 Catalog::RelayState Catalog::make_state(store::RelayRecord rec) const {
@@ -267,6 +276,8 @@ Status Catalog::apply_report(std::int64_t relay_id, const ReportInput& report, U
   const bool was_online = online(rec.relay, now);
   const store::StatusRow status{report.users, report.games, report.playing_games, now};
   store_.save_report(relay_id, status, report.waiting, report.measurements, now);
+  for (const auto& m : report.measurements)
+    index_measurement(relay_id, m);
 
   const bool same = was_online && rec.status && rec.status->users == status.users &&
                     rec.status->games == status.games && rec.status->playing_games == status.playing_games &&
@@ -293,6 +304,8 @@ Status Catalog::add_measurements(std::int64_t relay_id, const std::vector<store:
     return error(Code::kNotFound, "relay " + std::to_string(relay_id) + " is no longer registered here");
   }
   store_.add_measurements(relay_id, m, now);
+  for (const auto& one : m)
+    index_measurement(relay_id, one);
   return Status::Ok();
 }
 
@@ -535,6 +548,9 @@ std::string Catalog::maintain(UnixMillis now) {
     }
     store_.prune_third_party(now - settings_.touch_ttl_ms);
     const auto pruned = store_.prune_measurements(now - settings_.measurement_retention_ms);
+    measurements_.prune(now - settings_.measurement_retention_ms);
+    const auto groups = store_.prune_groups(now);
+    if (groups > 0) done += "dropped " + std::to_string(groups) + " expired pick groups; ";
     if (dropped > 0) {
       changed();
       done += "dropped " + std::to_string(dropped) + " third-party servers; ";
@@ -542,6 +558,37 @@ std::string Catalog::maintain(UnixMillis now) {
     if (pruned > 0) done += "pruned " + std::to_string(pruned) + " measurements; ";
   }
   return done;
+}
+
+// ---- pick groups
+// ----------------------------------------------------------------------------------------------
+
+Status Catalog::create_group(std::string_view code, UnixMillis now) {
+  std::lock_guard lock(mu_);
+  if (store_.group_exists(code, now)) return error(Code::kFailedPrecondition, "group code in use");
+  store_.create_group(code, now, now + settings_.group_ttl_ms);
+  return Status::Ok();
+}
+
+Status Catalog::join_group(std::string_view code, std::string_view address, UnixMillis now) {
+  std::lock_guard lock(mu_);
+  const auto members = store_.group_members(code, now);
+  if (!store_.group_exists(code, now)) {
+    return error(Code::kNotFound, "no group " + std::string(code.substr(0, 32)) + " (expired or never made)");
+  }
+  if (std::find(members.begin(), members.end(), address) == members.end() &&
+      members.size() >= kMaxGroupMembers) {
+    return error(Code::kResourceExhausted, "group " + std::string(code) + " is full (" +
+                                               std::to_string(kMaxGroupMembers) + " players)");
+  }
+  store_.join_group(code, address, now);
+  return Status::Ok();
+}
+
+std::optional<std::vector<std::string>> Catalog::group_members(std::string_view code, UnixMillis now) {
+  std::lock_guard lock(mu_);
+  if (!store_.group_exists(code, now)) return std::nullopt;
+  return store_.group_members(code, now);
 }
 
 }  // namespace kaillera::master

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/net/address.hpp"
+#include "master/pick/measurements.hpp"
 #include "master/store/store.hpp"
 
 namespace kaillera::master {
@@ -36,6 +37,7 @@ inline constexpr std::size_t kMaxGameTextBytes = 128;  // rom, owner, emulator
 inline constexpr std::size_t kMaxWaitingGames = 1024;  // per report or touch
 inline constexpr std::size_t kMaxMeasurements = 4096;  // per report or probe result
 inline constexpr std::int64_t kMaxCount = 1'000'000;   // users, games, capacities
+inline constexpr std::size_t kMaxGroupMembers = 8;      // players in one pick group (a Kaillera game's limit)
 
 // Outcomes, with the codes gRPC and HTTP map them to.
 enum class Code {
@@ -174,6 +176,7 @@ struct CatalogSettings {
   std::size_t max_third_party = 10'000;
   std::string default_charset = "windows-1252";  // for touch requests whose text is not UTF-8
   UnixMillis measurement_retention_ms = 24ll * 3600 * 1000;
+  UnixMillis group_ttl_ms = 24ll * 3600 * 1000;  // how long a pick group link works
 };
 
 struct CatalogStats {
@@ -213,6 +216,14 @@ class Catalog {
 
   bool online(const store::RelayRow& r, UnixMillis now) const;
 
+  // The newest hop count and RTT per (relay, player), for the fair pick.
+  const pick::MeasurementIndex& measurements() const { return measurements_; }
+
+  // Pick groups: a code people share; each visitor's address joins (at most kMaxGroupMembers).
+  Status create_group(std::string_view code, UnixMillis now);
+  Status join_group(std::string_view code, std::string_view address, UnixMillis now);
+  std::optional<std::vector<std::string>> group_members(std::string_view code, UnixMillis now);
+
  private:
   struct RelayState {
     store::RelayRecord record;
@@ -225,6 +236,7 @@ class Catalog {
   };
 
   void load_relays_locked();
+  void index_measurement(std::int64_t relay_id, const store::MeasurementRow& m);
   RelayState make_state(store::RelayRecord rec) const;
   std::shared_ptr<Snapshot> build_locked(UnixMillis now);
   bool third_party_listed(const ThirdParty& t, UnixMillis now) const;
@@ -235,6 +247,7 @@ class Catalog {
   std::mutex mu_;
   std::map<std::int64_t, RelayState> relays_;
   std::map<std::uint64_t, ThirdParty> third_party_;  // by Endpoint::key()
+  pick::MeasurementIndex measurements_;
   std::uint64_t version_ = 1;
   std::shared_ptr<const Snapshot> snapshot_;
   std::uint64_t snapshot_version_ = 0;

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "master/formats.hpp"
+#include "master/pick/render.hpp"
 #include "master/proto_convert.hpp"
 
 namespace kaillera::master {
@@ -227,6 +228,7 @@ class ReportReactor final : public grpc::ServerBidiReactor<v1::RelayMessage, v1:
           return;
         }
         svc_.counters_.probe_results.fetch_add(1);
+        if (svc_.probe_result_) svc_.probe_result_(relay_id_, in_.probe_result().request_id(), m.size());
         return;
       }
       case v1::RelayMessage::BODY_NOT_SET:
@@ -363,8 +365,9 @@ std::size_t RegistryService::open_streams() {
 // ---- Directory
 // ----------------------------------------------------------------------------------------------
 
-DirectoryService::DirectoryService(Catalog& catalog, MasterCounters& counters, RegistryService::Now now)
-    : catalog_(catalog), counters_(counters), now_(std::move(now)) {}
+DirectoryService::DirectoryService(Catalog& catalog, MasterCounters& counters, RegistryService::Now now,
+                                   pick::Picker* picker)
+    : catalog_(catalog), counters_(counters), now_(std::move(now)), picker_(picker) {}
 
 grpc::ServerUnaryReactor* DirectoryService::ListRelays(grpc::CallbackServerContext* ctx,
                                                        const v1::ListRelaysRequest* req,
@@ -398,6 +401,42 @@ grpc::ServerUnaryReactor* DirectoryService::ListWaitingGames(grpc::CallbackServe
   for (const auto& g : snap->games)
     to_proto(*snap, g, *resp->add_games());
   reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* DirectoryService::PickRelay(grpc::CallbackServerContext* ctx,
+                                                      const v1::PickRequest* req, v1::PickResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  counters_.pick_requests.fetch_add(1);
+  if (!picker_) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "the fair pick is not running on this master"));
+    return reactor;
+  }
+  pick::PickInput in;
+  if (Status s = pick::from_proto(*req, in); !s.ok()) {
+    reactor->Finish(to_grpc(s));
+    return reactor;
+  }
+  if (!req->group().empty()) {
+    const auto members = catalog_.group_members(req->group(), now_());
+    if (!members) {
+      reactor->Finish(
+          grpc::Status(grpc::StatusCode::NOT_FOUND,
+                       "group: no group " + req->group().substr(0, 32) + " (expired or never made)"));
+      return reactor;
+    }
+    for (const auto& m : *members)
+      if (std::find(in.players.begin(), in.players.end(), m) == in.players.end()) in.players.push_back(m);
+  }
+  picker_->pick(std::move(in), [reactor, resp](pick::PickOutput out) {
+    if (!out.status.ok()) {
+      reactor->Finish(to_grpc(out.status));
+      return;
+    }
+    pick::to_proto(out, *resp);
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

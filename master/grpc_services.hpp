@@ -12,6 +12,7 @@
 #include "kaillera/directory/v1/directory.grpc.pb.h"
 #include "master/catalog.hpp"
 #include "master/metrics.hpp"
+#include "master/pick/picker.hpp"
 
 namespace kaillera::master {
 
@@ -40,6 +41,10 @@ class RegistryService final : public v1::RelayRegistry::CallbackService {
   std::size_t open_streams();
   // Ends every open Report stream with `status` (at shutdown).
   void finish_all(const grpc::Status& status);
+  // Told of every probe result (relay id, request id, measurements in it); set before serving.
+  void on_probe_result(std::function<void(std::int64_t, const std::string&, std::size_t)> f) {
+    probe_result_ = std::move(f);
+  }
 
  private:
   friend class ReportReactor;
@@ -50,24 +55,29 @@ class RegistryService final : public v1::RelayRegistry::CallbackService {
   MasterCounters& counters_;
   Now now_;
   Check check_;
+  std::function<void(std::int64_t, const std::string&, std::size_t)> probe_result_;
   std::mutex mu_;
   std::map<std::int64_t, ReportReactor*> streams_;
 };
 
 class DirectoryService final : public v1::Directory::CallbackService {
  public:
-  DirectoryService(Catalog& catalog, MasterCounters& counters, RegistryService::Now now);
+  DirectoryService(Catalog& catalog, MasterCounters& counters, RegistryService::Now now,
+                   pick::Picker* picker = nullptr);
 
   grpc::ServerUnaryReactor* ListRelays(grpc::CallbackServerContext* ctx, const v1::ListRelaysRequest* req,
                                        v1::ListRelaysResponse* resp) override;
   grpc::ServerUnaryReactor* ListWaitingGames(grpc::CallbackServerContext* ctx,
                                              const v1::ListWaitingGamesRequest* req,
                                              v1::ListWaitingGamesResponse* resp) override;
+  grpc::ServerUnaryReactor* PickRelay(grpc::CallbackServerContext* ctx, const v1::PickRequest* req,
+                                      v1::PickResponse* resp) override;
 
  private:
   Catalog& catalog_;
   MasterCounters& counters_;
   RegistryService::Now now_;
+  pick::Picker* picker_;
 };
 
 }  // namespace kaillera::master

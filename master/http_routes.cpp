@@ -2,7 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <random>
+
+#include "common/net/address.hpp"
 #include "master/formats.hpp"
+#include "master/pick/render.hpp"
 #include "master/touch.hpp"
 
 namespace kaillera::master {
@@ -136,6 +141,145 @@ HttpResponse error_response(int status, std::string_view message, bool json) {
   return r;
 }
 
+namespace {
+
+HttpResponse json_response(int status, const nlohmann::json& j) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = std::string(kJsonType);
+  r.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  allow_cors(r);
+  return r;
+}
+
+// Runs the pick and answers when it is done (at once, or after the probes).
+HttpResponse pick_response(RouteContext& ctx, pick::PickInput in) {
+  if (!ctx.picker) return error_response(503, "the fair pick is not running on this master", true);
+  HttpResponse r;
+  pick::Picker* picker = ctx.picker;
+  r.deferred = [picker, in = std::move(in)](std::function<void(HttpResponse)> send) mutable {
+    picker->pick(std::move(in), [send = std::move(send)](pick::PickOutput out) {
+      if (!out.status.ok()) {
+        send(error_response(http_status(out.status.code), out.status.message, true));
+        return;
+      }
+      HttpResponse ok;
+      ok.content_type = std::string(kJsonType);
+      ok.body = pick::to_json(out) + "\n";
+      ok.headers.emplace_back("Access-Control-Allow-Origin", "*");
+      ok.headers.emplace_back("Cache-Control", "no-store");
+      send(std::move(ok));
+    });
+  };
+  return r;
+}
+
+bool valid_group_code(std::string_view code) {
+  return code.size() >= 4 && code.size() <= 32 && std::all_of(code.begin(), code.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+         });
+}
+
+std::string new_group_code() {
+  static constexpr std::string_view kAlphabet = "abcdefghjkmnpqrstuvwxyz23456789";  // no 0/o, 1/l/i
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string code;
+  for (int i = 0; i < 10; ++i)
+    code += kAlphabet[rng() % kAlphabet.size()];
+  return code;
+}
+
+HttpResponse group_members_response(RouteContext& ctx, const std::string& code, std::uint32_t you) {
+  const auto members = ctx.catalog.group_members(code, ctx.now());
+  if (!members) return error_response(404, "no group " + code + " (expired or never made)", true);
+  nlohmann::json j{{"code", code}, {"link", "/?group=" + code}, {"members", *members}};
+  if (you != 0) j["you"] = net::ip_to_string(you);
+  return json_response(200, j);
+}
+
+HttpResponse pick_api(RouteContext& ctx, const HttpRequest& req, std::string_view path, const Query& q) {
+  const bool post = req.method == "POST";
+  if (path == "/api/v1/pick") {
+    if (!post) return error_response(405, "use POST with a JSON body", true);
+    pick::PickInput in;
+    if (Status s = pick::from_json(req.body, in); !s.ok()) return error_response(400, s.message, true);
+    const auto body = nlohmann::json::parse(req.body, nullptr, false);
+    if (body.is_object() && body.contains("group")) {
+      const std::string code = body["group"].get<std::string>();
+      const auto members = ctx.catalog.group_members(code, ctx.now());
+      if (!members) return error_response(404, "group: no group " + code.substr(0, 32), true);
+      for (const auto& m : *members)
+        if (std::find(in.players.begin(), in.players.end(), m) == in.players.end()) in.players.push_back(m);
+    }
+    return pick_response(ctx, std::move(in));
+  }
+  if (path == "/api/v1/groups") {
+    if (!post) return error_response(405, "use POST to make a group", true);
+    std::string code;
+    for (int attempt = 0; attempt < 5 && code.empty(); ++attempt) {
+      code = new_group_code();
+      if (!ctx.catalog.create_group(code, ctx.now()).ok()) code.clear();
+    }
+    if (code.empty()) return error_response(503, "could not make a group code; try again", true);
+    if (req.remote_ip != 0) ctx.catalog.join_group(code, net::ip_to_string(req.remote_ip), ctx.now());
+    HttpResponse r = group_members_response(ctx, code, req.remote_ip);
+    r.status = 201;
+    return r;
+  }
+  // /api/v1/groups/CODE[/join|/pick]
+  std::string_view rest = path.substr(std::string_view("/api/v1/groups/").size());
+  std::string_view action;
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    action = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  if (!valid_group_code(rest))
+    return error_response(400, "not a group code: " + std::string(rest.substr(0, 40)), true);
+  const std::string code(rest);
+  if (action.empty()) {
+    if (post) return error_response(405, "use GET (or POST .../join)", true);
+    return group_members_response(ctx, code, 0);
+  }
+  if (action == "join") {
+    if (!post) return error_response(405, "use POST to join", true);
+    if (req.remote_ip == 0) return error_response(400, "only IPv4 visitors can join a group", true);
+    const Status s = ctx.catalog.join_group(code, net::ip_to_string(req.remote_ip), ctx.now());
+    if (!s.ok()) return error_response(http_status(s.code), s.message, true);
+    return group_members_response(ctx, code, req.remote_ip);
+  }
+  if (action == "pick") {
+    if (post) return error_response(405, "use GET", true);
+    const auto members = ctx.catalog.group_members(code, ctx.now());
+    if (!members) return error_response(404, "no group " + code + " (expired or never made)", true);
+    pick::PickInput in;
+    in.players = *members;
+    for (const auto& p : q.params) {
+      if (p.key == "objective") {
+        in.objective = pick::parse_objective(p.value);
+        if (!in.objective) return error_response(400, "objective: one of hops, latency, balanced", true);
+      } else if (p.key == "deadline_ms") {
+        try {
+          in.deadline_ms = std::stoll(p.value);
+        } catch (const std::exception&) {
+          return error_response(400, "deadline_ms: a number of milliseconds", true);
+        }
+      } else {
+        return error_response(
+            400, "unknown query parameter \"" + p.key.substr(0, 40) + "\" (known: objective, deadline_ms)",
+            true);
+      }
+    }
+    return pick_response(ctx, std::move(in));
+  }
+  return error_response(404, "not found: " + std::string(path.substr(0, 80)), true);
+}
+
+bool pick_path(std::string_view path) {
+  return path == "/api/v1/pick" || path == "/api/v1/groups" || path.rfind("/api/v1/groups/", 0) == 0;
+}
+
+}  // namespace
+
 HttpResponse route(RouteContext& ctx, const HttpRequest& req) {
   const bool api = req.target.rfind("/api/", 0) == 0;
   if (req.target.size() > kMaxTargetBytes) {
@@ -144,6 +288,16 @@ HttpResponse route(RouteContext& ctx, const HttpRequest& req) {
   }
   if (req.target.empty() || req.target.front() != '/') {
     return error_response(400, "request target must start with '/'");
+  }
+  const std::string_view bare_path = std::string_view(req.target).substr(0, req.target.find('?'));
+  if (req.method == "POST" && pick_path(bare_path)) {
+    std::string_view query_text;
+    if (const auto qm = req.target.find('?'); qm != std::string::npos)
+      query_text = std::string_view(req.target).substr(qm + 1);
+    Query query;
+    if (std::string problem = parse_query(query_text, query); !problem.empty())
+      return error_response(400, problem, true);
+    return pick_api(ctx, req, bare_path, query);
   }
   if (req.method != "GET" && req.method != "HEAD") {
     HttpResponse r = error_response(405, "method " + req.method.substr(0, 20) + " not allowed; use GET", api);
@@ -193,6 +347,7 @@ HttpResponse route(RouteContext& ctx, const HttpRequest& req) {
   if (path == "/touch_server.php") return touch(ctx, req, store::kProtocolTouchServer, query);
   if (path == "/touch_list.php") return touch(ctx, req, store::kProtocolTouchList, query);
   if (path == "/api/v1/relays") return relays_api(ctx, query);
+  if (pick_path(path)) return pick_api(ctx, req, path, query);
   if (path == "/api/v1/games") {
     if (!query.params.empty()) {
       return error_response(400, "unknown query parameter \"" + query.params.front().key.substr(0, 40) + "\"",

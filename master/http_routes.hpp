@@ -11,6 +11,9 @@
 //   /touch_list.php         third-party registration (EmuLinker style, header Waiting-games)
 //   /api/v1/relays          JSON; ?online=1 &has_room=1 &location=TEXT
 //   /api/v1/games           JSON
+//   /api/v1/pick            POST: the fair pick (body: {"players": [...], "objective": "hops"}, docs/PICK.md)
+//   /api/v1/groups          POST: a new pick group {"code", "link"}; the caller's address joins it
+//   /api/v1/groups/CODE     GET: its members; POST .../join: add the caller's address; GET .../pick
 //   /metrics                Prometheus text
 //   /healthz                "ok"
 #pragma once
@@ -25,6 +28,7 @@
 
 #include "common/net/address.hpp"
 #include "master/catalog.hpp"
+#include "master/pick/picker.hpp"
 
 namespace kaillera::master {
 
@@ -35,6 +39,7 @@ struct HttpRequest {
   std::string target;  // "/path?query"
   std::uint32_t remote_ip = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+  std::string body;
   std::string_view header(std::string_view lower_name) const;
 };
 
@@ -47,6 +52,9 @@ struct HttpResponse {
   std::shared_ptr<const void> keep;
   std::string_view view;
   std::string_view payload() const { return keep ? view : std::string_view(body); }
+  // An answer that comes later (the fair pick waiting for probes): the server calls `deferred` with a
+  // function that sends the final response, from any thread, exactly once.
+  std::function<void(std::function<void(HttpResponse)>)> deferred;
 };
 
 struct RouteContext {
@@ -57,6 +65,7 @@ struct RouteContext {
   std::function<bool(const net::Endpoint&)> check;
   std::string_view web_page;
   std::function<void(bool ok)> on_touch;  // counts touch results; may be empty
+  pick::Picker* picker = nullptr;          // the fair pick; null: /api/v1/pick answers 503
 };
 
 HttpResponse route(RouteContext& ctx, const HttpRequest& req);

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
@@ -97,6 +98,7 @@ class Session : public kaillera::http::Listener::Connection, public std::enable_
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
     req.remote_ip = remote_ip_;
+    req.body = msg.body();
     for (const auto& field : msg) {
       req.headers.emplace_back(
           lower(std::string_view(field.name_string().data(), field.name_string().size())),
@@ -110,8 +112,26 @@ class Session : public kaillera::http::Listener::Connection, public std::enable_
       spdlog::error("http: {} {}: {}", req.method, req.target.substr(0, 200), e.what());
       res = error_response(500, "internal error");
     }
+    const unsigned version = msg.version();
+    const bool head = msg.method() == http::verb::head;
+    if (res.deferred) {
+      // Answered later from another thread: hop back onto this connection's executor to write.
+      auto deferred = std::move(res.deferred);
+      auto self = shared_from_this();
+      deferred([self, version, keep_alive, head](HttpResponse late) {
+        asio::post(self->stream_.get_executor(), [self, late = std::move(late), version, keep_alive, head]() mutable {
+          if (self->owner_->stopped()) {
+            self->close();
+            return;
+          }
+          const bool keep = keep_alive && late.status < 500;
+          self->respond(std::move(late), version, keep, head);
+        });
+      });
+      return;
+    }
     const bool keep = keep_alive && res.status < 500;
-    respond(std::move(res), msg.version(), keep, msg.method() == http::verb::head);
+    respond(std::move(res), version, keep, head);
   }
 
   void send_error(int status, std::string message) {

@@ -63,6 +63,9 @@ std::string render_metrics(const CatalogStats& s, const MasterCounters& c, const
       "Probe results received.");
   one(out, "kaillera_master_directory_requests_total", "counter", c.directory_requests.load(),
       "gRPC Directory calls.");
+  one(out, "kaillera_master_pick_requests_total", "counter", c.pick_requests.load(), "gRPC PickRelay calls.");
+  one(out, "kaillera_master_probe_requests_total", "counter", c.probes_sent.load(),
+      "Probe requests pushed to relays for the fair pick.");
   family(out, "kaillera_master_touch_requests_total", "counter",
          "touch_server.php / touch_list.php, by result.");
   sample(out, "kaillera_master_touch_requests_total", c.touches_ok.load(), "result=\"ok\"");

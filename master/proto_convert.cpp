@@ -140,8 +140,8 @@ Status measurements_from_proto(const google::protobuf::RepeatedPtrField<v1::Meas
     }
     store::MeasurementRow row;
     row.player_address = m.address();
-    row.hops = m.hops();
-    row.rtt_ms = m.rtt_ms();
+    row.hops = m.has_hops() ? static_cast<std::int64_t>(m.hops()) : -1;
+    row.rtt_ms = m.rtt_ms() > 0 ? static_cast<std::int64_t>(m.rtt_ms()) : -1;
     row.source = m.source();
     // 0 (unknown) or a relay clock running ahead: the master's time.
     row.measured_unix_ms =

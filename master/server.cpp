@@ -208,6 +208,7 @@ int serve(const Settings& s) {
   cs.touch_ttl_ms = s.touch_ttl_ms;
   cs.default_charset = normalize_charset(s.default_charset);
   cs.measurement_retention_ms = s.measurement_retention_s * 1000;
+  cs.group_ttl_ms = s.group_ttl_s * 1000;
   Catalog catalog(st, cs, unix_now());
 
   MasterCounters counters;
@@ -261,7 +262,29 @@ int serve(const Settings& s) {
                            [&](const net::Endpoint& at, std::function<void(bool)> done) {
                              return checker->check(at, std::move(done));
                            });
-  DirectoryService directory(catalog, counters, unix_now);
+  pick::PickerSettings ps;
+  ps.default_objective = pick::parse_objective(s.pick_objective).value_or(pick::Objective::kHops);
+  ps.default_deadline_ms = s.pick_deadline_ms;
+  ps.fresh_ms = s.pick_fresh_s * 1000;
+  ps.hop_slack = s.pick_hop_slack;
+  pick::Picker picker(catalog, ps, unix_now,
+                      [&](std::int64_t relay_id, const std::string& request_id,
+                          const std::vector<std::string>& addresses, std::uint32_t deadline_ms) {
+                        v1::MasterMessage msg;
+                        auto* p = msg.mutable_probe();
+                        p->set_request_id(request_id);
+                        for (const auto& a : addresses)
+                          p->add_addresses(a);
+                        p->set_deadline_ms(deadline_ms);
+                        const bool sent = registry.send(relay_id, msg);
+                        if (sent) counters.probes_sent.fetch_add(1);
+                        return sent;
+                      });
+  registry.on_probe_result([&](std::int64_t relay_id, const std::string& request_id, std::size_t n) {
+    picker.on_probe_result(relay_id, request_id, n);
+  });
+  ctx.picker = &picker;
+  DirectoryService directory(catalog, counters, unix_now, &picker);
 
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (!s.tls_cert.empty()) {
@@ -343,6 +366,7 @@ int serve(const Settings& s) {
 
   // Tell the relays first, so they reconnect (to us or another master) at once; then give connected clients a
   // short grace period to go away.
+  picker.stop();  // answers picks still waiting for probes with what is known
   registry.finish_all(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the master is shutting down"));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(1000));
   server->Wait();

@@ -75,6 +75,11 @@ const config::Keys<Settings>& toml_keys() {
       {"default_charset", string_key(&Settings::default_charset)},
       {"measurement_retention_s", int_key(&Settings::measurement_retention_s, 60, 365 * 86'400)},
       {"log_level", string_key(&Settings::log_level)},
+      {"pick_objective", string_key(&Settings::pick_objective)},
+      {"pick_deadline_ms", int_key(&Settings::pick_deadline_ms, 0, 10'000)},
+      {"pick_fresh_s", int_key(&Settings::pick_fresh_s, 10, 7 * 86'400)},
+      {"pick_hop_slack", int_key(&Settings::pick_hop_slack, 0, 32)},
+      {"group_ttl_s", int_key(&Settings::group_ttl_s, 60, 30 * 86'400)},
   };
   return keys;
 }
@@ -135,6 +140,12 @@ std::string check_settings(const Settings& s) {
   if (s.tls_cert.empty() != s.tls_key.empty()) return "tls_cert and tls_key: give both or neither";
   if (!s.tls_cert.empty() && !readable(s.tls_cert)) return "tls_cert: cannot read '" + s.tls_cert + "'";
   if (!s.tls_key.empty() && !readable(s.tls_key)) return "tls_key: cannot read '" + s.tls_key + "'";
+  if (s.pick_objective != "hops" && s.pick_objective != "latency" && s.pick_objective != "balanced") {
+    return "pick_objective: must be hops, latency or balanced (got '" + s.pick_objective + "')";
+  }
+  if (s.pick_deadline_ms < 0 || s.pick_deadline_ms > 10'000) {
+    return "pick_deadline_ms: must be 0..10000 (got " + std::to_string(s.pick_deadline_ms) + ")";
+  }
   if (!charset_known(s.default_charset))
     return "default_charset: unknown charset '" + s.default_charset + "'";
   if (!valid_log_level(s.log_level)) {
@@ -158,8 +169,8 @@ LoadResult load_settings(const std::vector<std::string>& args) {
       "kaillera-master"};
   app.require_subcommand(0, 1);
   std::string config_file, db, grpc, http, check_bind, tls_cert, tls_key, default_charset, log_level,
-      ready_file;
-  std::int64_t report_interval_ms = 0, touch_ttl_ms = 0, check_timeout_ms = 0;
+      ready_file, pick_objective;
+  std::int64_t report_interval_ms = 0, touch_ttl_ms = 0, check_timeout_ms = 0, pick_deadline_ms = 0;
   int max_relays_per_ip = 0;
   std::vector<std::string> mirrors;
   bool open_registration = false, version = false;
@@ -189,6 +200,10 @@ LoadResult load_settings(const std::vector<std::string>& args) {
                                    "charset of non-UTF-8 touch requests [windows-1252]");
   auto* o_log =
       app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off [info]");
+  auto* o_objective = app.add_option("--pick-objective", pick_objective,
+                                     "default objective of the fair pick: hops, latency, balanced");
+  auto* o_deadline =
+      app.add_option("--pick-deadline-ms", pick_deadline_ms, "how long a pick waits for probes [3000]");
   app.add_option("--ready-file", ready_file, "write the bound addresses as JSON to this file once serving");
   app.add_flag("--version", version, "print the version and exit");
 
@@ -265,6 +280,8 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   if (o_timeout->count()) s.check_timeout_ms = check_timeout_ms;
   if (o_charset->count()) s.default_charset = default_charset;
   if (o_log->count()) s.log_level = log_level;
+  if (o_objective->count()) s.pick_objective = pick_objective;
+  if (o_deadline->count()) s.pick_deadline_ms = pick_deadline_ms;
   s.ready_file = ready_file;
 
   if (std::string problem = check_settings(s); !problem.empty()) return fail("invalid setting: " + problem);

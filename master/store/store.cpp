@@ -261,8 +261,8 @@ void Store::write_measurements(std::int64_t relay_id, const std::vector<Measurem
     ResetOnExit reset{insert_measurement_};
     insert_measurement_.bind(1, relay_id)
         .bind(2, std::string_view(m.player_address))
-        .bind(3, m.hops)
-        .bind(4, m.rtt_ms)
+        .bind(3, m.hops >= 0 ? std::optional<std::int64_t>(m.hops) : std::nullopt)
+        .bind(4, m.rtt_ms > 0 ? std::optional<std::int64_t>(m.rtt_ms) : std::nullopt)
         .bind(5, m.source)
         .bind(6, m.measured_unix_ms)
         .bind(7, now);
@@ -312,6 +312,69 @@ std::int64_t Store::count_measurements() {
   auto s = db_.prepare("SELECT count(*) FROM measurements");
   s.step();
   return s.int64(0);
+}
+
+std::vector<std::pair<std::int64_t, MeasurementRow>> Store::load_measurements(std::int64_t since) {
+  auto s = db_.prepare(
+      "SELECT relay_id, player_address, hops, rtt_ms, source, measured_unix_ms FROM measurements "
+      "WHERE received_unix_ms >= ?1 ORDER BY measured_unix_ms, id");
+  s.bind(1, since);
+  std::vector<std::pair<std::int64_t, MeasurementRow>> out;
+  while (s.step()) {
+    MeasurementRow m;
+    m.player_address = s.text(1);
+    m.hops = s.is_null(2) ? -1 : s.int64(2);
+    m.rtt_ms = s.is_null(3) ? -1 : s.int64(3);
+    m.source = s.int64(4);
+    m.measured_unix_ms = s.int64(5);
+    out.emplace_back(s.int64(0), std::move(m));
+  }
+  return out;
+}
+
+// ---- pick groups
+// ----------------------------------------------------------------------------------------------
+
+void Store::create_group(std::string_view code, std::int64_t now, std::int64_t expires) {
+  db_.prepare("INSERT INTO pick_groups (code, created_unix_ms, expires_unix_ms) VALUES (?1, ?2, ?3)")
+      .bind(1, code)
+      .bind(2, now)
+      .bind(3, expires)
+      .run();
+}
+
+bool Store::group_exists(std::string_view code, std::int64_t now) {
+  auto s = db_.prepare("SELECT 1 FROM pick_groups WHERE code = ?1 AND expires_unix_ms > ?2");
+  s.bind(1, code).bind(2, now);
+  return s.step();
+}
+
+bool Store::join_group(std::string_view code, std::string_view address, std::int64_t now) {
+  Transaction tx(db_);
+  if (!group_exists(code, now)) return false;
+  db_.prepare("INSERT OR IGNORE INTO pick_group_members (code, address, joined_unix_ms) VALUES (?1, ?2, ?3)")
+      .bind(1, code)
+      .bind(2, address)
+      .bind(3, now)
+      .run();
+  tx.commit();
+  return true;
+}
+
+std::vector<std::string> Store::group_members(std::string_view code, std::int64_t now) {
+  std::vector<std::string> out;
+  if (!group_exists(code, now)) return out;
+  auto s =
+      db_.prepare("SELECT address FROM pick_group_members WHERE code = ?1 ORDER BY joined_unix_ms, rowid");
+  s.bind(1, code);
+  while (s.step())
+    out.push_back(s.text(0));
+  return out;
+}
+
+std::int64_t Store::prune_groups(std::int64_t now) {
+  db_.prepare("DELETE FROM pick_groups WHERE expires_unix_ms <= ?1").bind(1, now).run();
+  return db_.changes();
 }
 
 // ---- third-party servers

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "master/store/sqlite.hpp"
@@ -58,8 +59,8 @@ struct GameRow {
 
 struct MeasurementRow {
   std::string player_address;
-  std::int64_t hops = 0;
-  std::int64_t rtt_ms = 0;
+  std::int64_t hops = -1;    // -1 = unknown (NULL); 0 = the relay's own network
+  std::int64_t rtt_ms = -1;  // -1 (or 0) = unknown (NULL)
   std::int64_t source = 0;
   std::int64_t measured_unix_ms = 0;
 };
@@ -119,6 +120,17 @@ class Store {
                         std::int64_t now_unix_ms);
   std::int64_t prune_measurements(std::int64_t received_before_unix_ms);
   std::int64_t count_measurements();
+  // Every measurement received at or after `since`, oldest first, with its relay (to rebuild the pick's index).
+  std::vector<std::pair<std::int64_t, MeasurementRow>> load_measurements(std::int64_t since_unix_ms);
+
+  // ---- pick groups (a shareable code; each visitor adds their address)
+  void create_group(std::string_view code, std::int64_t now_unix_ms, std::int64_t expires_unix_ms);
+  bool group_exists(std::string_view code, std::int64_t now_unix_ms);
+  // Adds `address` (once); false when the group does not exist or has expired.
+  bool join_group(std::string_view code, std::string_view address, std::int64_t now_unix_ms);
+  // Members in the order they joined; empty when the group does not exist or has expired.
+  std::vector<std::string> group_members(std::string_view code, std::int64_t now_unix_ms);
+  std::int64_t prune_groups(std::int64_t now_unix_ms);
 
   // ---- third-party servers
   std::vector<ThirdPartyRow> load_third_party();

@@ -22,6 +22,10 @@ namespace kaillera::relay::shell {
 
 // A new Counters field must be exported here too; this fails to compile until it is.
 static_assert(sizeof(Counters) == 25 * sizeof(std::uint64_t), "Counters changed: update render_metrics()");
+// Likewise for the prober's counters and render_probe_metrics().
+static_assert(sizeof(probe::Counters) ==
+                  (7 + probe::kMethods + probe::kMethods * probe::kOutcomes) * sizeof(std::uint64_t),
+              "probe::Counters changed: update render_probe_metrics()");
 
 namespace {
 
@@ -98,6 +102,40 @@ std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStat
   out.append("kaillera_relay_start_time_seconds ").append(start).append("\n");
   family(out, "kaillera_relay_build_info", "gauge", "Version of the relay.");
   sample(out, "kaillera_relay_build_info", 1, "version=\"" KF_VERSION "\"");
+  return out;
+}
+
+std::string render_probe_metrics(const probe::Counters& c) {
+  std::string out;
+  out.reserve(2048);
+  counter(out, "probe_requests", c.requests, "Probe requests from masters.");
+  counter(out, "probe_requests_dropped", c.requests_dropped,
+          "Probe requests refused: the prober's queue was full.");
+  counter(out, "probe_addresses", c.addresses, "Addresses masters asked to probe.");
+  counter(out, "probe_bad_addresses", c.bad_addresses,
+          "Asked-for addresses that are not unicast IPv4, not probed.");
+  counter(out, "probe_cache_hits", c.cache_hits,
+          "Addresses answered from a probe of the last 30 s or one under way, without sending.");
+  counter(out, "probe_skipped", c.skipped,
+          "Addresses not probed: over the per-request bound or the rate limit.");
+  counter(out, "probe_send_errors", c.send_errors, "Probe datagrams the kernel refused.");
+  family(out, "kaillera_relay_probe_packets_total", "counter", "Probe datagrams sent, by method.");
+  for (auto m : {probe::Method::kIcmp, probe::Method::kUdp}) {
+    sample(out, "kaillera_relay_probe_packets_total", c.packets[static_cast<std::size_t>(m)],
+           "method=\"" + std::string(probe::to_string(m)) + "\"");
+  }
+  family(out, "kaillera_relay_probes_total", "counter",
+         "Probe attempts at an address, by method and outcome (an unanswered echo is followed by a UDP "
+         "attempt).");
+  for (auto m : {probe::Method::kIcmp, probe::Method::kUdp}) {
+    for (auto o : {probe::Outcome::kReached, probe::Outcome::kNoAnswer, probe::Outcome::kUnreachable,
+                   probe::Outcome::kError}) {
+      sample(out, "kaillera_relay_probes_total",
+             c.attempts[static_cast<std::size_t>(m)][static_cast<std::size_t>(o)],
+             "method=\"" + std::string(probe::to_string(m)) + "\",outcome=\"" +
+                 std::string(probe::to_string(o)) + "\"");
+    }
+  }
   return out;
 }
 

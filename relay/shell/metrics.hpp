@@ -16,6 +16,7 @@
 
 #include "common/net/address.hpp"
 #include "relay/core/server.hpp"
+#include "relay/probe/prober.hpp"
 
 namespace kaillera::relay::shell {
 
@@ -28,6 +29,9 @@ struct ShellStats {
 };
 
 std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStats& shell);
+
+// The prober's counters (relay/probe): probes by method and outcome, packets by method, cache hits, ...
+std::string render_probe_metrics(const probe::Counters& c);
 
 class MetricsServer {
  public:

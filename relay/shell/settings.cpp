@@ -98,6 +98,15 @@ Setter shell_uint_key(std::uint32_t Settings::*field, std::int64_t min, std::int
   };
 }
 
+Setter shell_bool_key(bool Settings::*field) {
+  return [=](const toml::node& n, Settings& s) -> std::string {
+    const auto* v = n.as_boolean();
+    if (v == nullptr) return "must be true or false (got " + type_name(n) + ")";
+    s.*field = v->get();
+    return {};
+  };
+}
+
 Setter shell_string_key(std::string Settings::*field) {
   return [=](const toml::node& n, Settings& s) { return get_string(n, s.*field); };
 }
@@ -191,6 +200,7 @@ const std::map<std::string, Setter, std::less<>>& toml_keys() {
       {"master", [](const toml::node& n, Settings& s) { return get_strings(n, s.masters, true); }},
       {"token", shell_string_key(&Settings::token)},
       {"master_tls_ca", shell_string_key(&Settings::master_tls_ca)},
+      {"probe", shell_bool_key(&Settings::probe)},
       {"announce", [](const toml::node& n, Settings& s) { return get_strings(n, s.announce, true); }},
       {"announce_first_s", shell_uint_key(&Settings::announce_first_s, 0, 86400)},
       {"announce_interval_s", shell_uint_key(&Settings::announce_interval_s, 1, 86400)},
@@ -351,6 +361,7 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   std::string metrics, log_level, ready_file;
   std::vector<std::string> masters, announce;
   bool version = false;
+  bool probe = true;
 
   app.add_option("--config", config_file, "TOML config file (keys in docs/OPERATING.md)");
   auto* o_listen = app.add_option("--listen", listen, "handshake UDP address ADDR:PORT [0.0.0.0:27888]");
@@ -367,6 +378,9 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   auto* o_tls_ca =
       app.add_option("--master-tls-ca", master_tls_ca,
                      "PEM file of the CA that signed the masters' certificates: report over TLS");
+  auto* o_probe = app.add_option("--probe", probe,
+                                 "answer masters' probe requests: ICMP echo or UDP probes to the players' "
+                                 "addresses they name (true|false) [true]");
   auto* o_public = app.add_option("--public-address", public_address, "address players reach this relay at");
   auto* o_announce =
       app.add_option(
@@ -421,6 +435,7 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   if (o_master->count()) s.masters = masters;
   if (o_token->count()) s.token = token;
   if (o_tls_ca->count()) s.master_tls_ca = master_tls_ca;
+  if (o_probe->count()) s.probe = probe;
   if (o_public->count()) s.core.public_address = public_address;
   if (o_announce->count()) s.announce = announce;
   if (o_metrics->count()) s.metrics = metrics;

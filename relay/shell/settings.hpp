@@ -24,6 +24,7 @@ struct Settings {
   std::vector<std::string> masters;   // HOST:PORT, for the master reporter (future work)
   std::string token;                  // the relay's token at its masters
   std::string master_tls_ca;          // PEM of the CA for TLS to the masters; empty = plaintext
+  bool probe = true;                  // answer masters' probe requests with ICMP echo / UDP probes
   std::vector<std::string> announce;  // public list URLs, ending in touch_server.php or touch_list.php
   std::string metrics;                // "ADDR:PORT" of the Prometheus endpoint; empty = off
   std::string log_level = "info";     // trace debug info warn error critical off

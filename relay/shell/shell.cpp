@@ -29,6 +29,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/net/udp_socket.hpp"
+#include "relay/probe/prober.hpp"
 #include "relay/core/server.hpp"
 #include "relay/shell/metrics.hpp"
 
@@ -137,6 +138,15 @@ class Relay {
   explicit Relay(Settings settings)
       : settings_(std::move(settings)), sink_(by_port_, stats_), tick_(io_), signals_(io_) {}
 
+  // The reporters first (no more probe requests), then the prober (no more answers to them).
+  ~Relay() {
+#ifdef KF_HAVE_REPORTER
+    for (auto& r : reporters_)
+      r->stop();
+#endif
+    if (prober_) prober_->stop();
+  }
+
   int run() {
     const auto listen = net::parse_endpoint(settings_.core.listen);
     if (!listen) {
@@ -188,7 +198,8 @@ class Relay {
     if (!settings_.metrics.empty()) {
       try {
         metrics_ = std::make_unique<MetricsServer>(io_, *net::parse_endpoint(settings_.metrics), [this] {
-          return render_metrics(server_->counters(), server_->snapshot(), stats_);
+          return render_metrics(server_->counters(), server_->snapshot(), stats_) +
+                 render_probe_metrics(prober_ ? prober_->counters() : probe::Counters{});
         });
       } catch (const std::system_error& e) {
         spdlog::error("metrics: cannot listen on {}: {}", settings_.metrics, e.what());
@@ -331,12 +342,14 @@ class Relay {
     id.game_port_last = settings_.core.game_port_last;
     id.max_users = settings_.core.max_users;
     id.max_games = settings_.core.max_games;
+    if (!settings_.masters.empty()) start_prober();
     for (const auto& m : settings_.masters) {
       ReporterOptions o;
       o.master = m;
       o.token = settings_.token;
       o.tls_ca = settings_.master_tls_ca;
       auto r = std::make_unique<MasterReporter>(o, id);
+      answer_probes(*r);
       r->start();
       reporters_.push_back(std::move(r));
     }
@@ -345,6 +358,62 @@ class Relay {
     if (!settings_.masters.empty()) spdlog::warn("this build has no master reporter (built without gRPC)");
 #endif
   }
+
+  // Active probes for the masters (docs/RELAY.md "Active probes"): the prober has its own thread, so a probe
+  // request costs the game-traffic thread nothing.
+  void start_prober() {
+    if (!settings_.probe) {
+      spdlog::info("probes: off (probe = false): probe requests from masters get empty answers");
+      return;
+    }
+    prober_ = std::make_unique<probe::Prober>();
+    if (prober_->icmp_available() == probe::Method::kNone) {
+      spdlog::warn("probes: no ICMP echo, UDP with rising TTL only: {}", prober_->icmp_description());
+    } else {
+      spdlog::info("probes: ICMP echo over a {}, UDP with rising TTL as the fallback",
+                   prober_->icmp_description());
+    }
+  }
+
+#ifdef KF_HAVE_REPORTER
+  // Runs on the reporter's stream reader; hands the request over and returns. The answer goes back to the
+  // master that asked, from the prober's thread.
+  void answer_probes(MasterReporter& reporter) {
+    reporter.on_probe([this, &reporter](ProbeRequestData req) {
+      std::string id = req.request_id;
+      const std::size_t asked = req.addresses.size();
+      if (!prober_) {
+        reporter.send_probe_result(std::move(id), {});
+        return;
+      }
+      const bool queued = prober_->submit(
+          std::move(req.addresses), std::chrono::milliseconds(req.deadline_ms),
+          [&reporter, id, master = req.master](std::vector<probe::Result> results) {
+            std::vector<ProbeMeasurement> out;
+            std::size_t bad = 0, reached = 0;
+            for (const auto& r : results) {
+              if (r.outcome == probe::Outcome::kBadAddress) ++bad;
+              // Only what was reached: hops 0 / rtt 0 would read as "unknown" or, worse, as 0 hops.
+              if (r.outcome != probe::Outcome::kReached) continue;
+              ++reached;
+              const auto rtt = std::chrono::ceil<std::chrono::milliseconds>(r.rtt).count();
+              out.push_back(
+                  {r.address, r.hops, static_cast<std::uint32_t>(std::max<std::int64_t>(rtt, 1)),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(r.measured.time_since_epoch())
+                       .count()});
+            }
+            spdlog::debug("probe {} from master {}: {} address(es), {} reached, {} bad", id, master,
+                          results.size(), reached, bad);
+            reporter.send_probe_result(id, std::move(out));
+          });
+      if (!queued) {
+        spdlog::warn("probe {} from master {}: the prober is busy; {} address(es) not probed", id, req.master,
+                     asked);
+        reporter.send_probe_result(std::move(id), {});
+      }
+    });
+  }
+#endif
 
   // Once a second: the snapshot and the measurements taken since the last one, to every reporter. Cheap, and
   // never waits on the network (the reporters have their own threads).
@@ -415,6 +484,7 @@ class Relay {
   std::unique_ptr<MetricsServer> metrics_;
   TimePoint next_tick_{};
   bool stopping_ = false;
+  std::unique_ptr<probe::Prober> prober_;  // with masters and probe = true
 #ifdef KF_HAVE_REPORTER
   std::vector<std::unique_ptr<MasterReporter>> reporters_;
   TimePoint last_publish_{};

@@ -701,6 +701,10 @@ Prober::Prober(Options options) : options_(std::move(options)) {
   }
   if (icmp_fd_ < 0) icmp_description_ = options_.icmp == IcmpMode::kOff ? "none (off)" : "none (" + why + ")";
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) {
+    stopping_ = true;  // no thread to answer: submit() refuses everything
+    return;
+  }
   thread_ = std::thread([this] { run(); });
 }
 
@@ -742,7 +746,11 @@ std::vector<Result> Prober::probe(std::vector<std::string> addresses, std::chron
   if (!submit(std::move(addresses), deadline,
               [promise](std::vector<Result> r) { promise->set_value(std::move(r)); }))
     return {};
-  return future.get();
+  try {
+    return future.get();
+  } catch (const std::future_error&) {
+    return {};  // stopped before the answer: the request was dropped
+  }
 }
 
 Counters Prober::counters() const {

@@ -110,7 +110,7 @@ class Prober {
   // and never calls `done`, when the queue is full or the prober has stopped.
   bool submit(std::vector<std::string> addresses, std::chrono::milliseconds deadline, Done done);
 
-  // submit() and wait for the answer (tests, tools). Empty when submit() refused.
+  // submit() and wait for the answer (tests, tools). Empty when submit() refused or stop() dropped it.
   std::vector<Result> probe(std::vector<std::string> addresses, std::chrono::milliseconds deadline);
 
   // Stops the thread; requests still under way are dropped without calling their `done`.

@@ -340,6 +340,12 @@ void Player::step(TimePoint now) {
       }
       break;
     case Phase::kInRoom:
+      if (!room_chat_sent_ && session_.state() == SessionState::kInRoom &&
+          session_.room().size() >= options_.room_chat_players) {
+        room_chat_sent_ = true;
+        for (const auto& line : options_.room_chat)
+          session_.game_chat(line);
+      }
       if (session_.state() == SessionState::kLobby) {
         give_up("the room closed before the game started");
       } else if (session_.owner() && session_.room().size() >= options_.players && !start_requested_) {

@@ -41,6 +41,9 @@ struct PlayerOptions {
   // which asks the server to resend its last messages. 0 = never.
   Millis poke_interval{1000};
   std::string quit_message = "bye";
+  // Room chat lines (e.g. "/fair") the player sends once the room holds `room_chat_players` players.
+  std::vector<std::string> room_chat;
+  std::uint32_t room_chat_players = 1;
 };
 
 struct PlayerResult {
@@ -118,6 +121,7 @@ class Player : public Agent {
 
   PlayerOptions options_;
   Session session_;
+  bool room_chat_sent_ = false;
   Phase phase_ = Phase::kIdle;
   TimePoint phase_since_{};
   TimePoint last_poke_{};

@@ -119,21 +119,16 @@ void Server::Impl::room_command(Session& s, Game& g, std::string_view text, Time
     return;
   }
   if (c.verb == "fair") {
-    std::vector<std::string> lines;
-    if (fair_hook) {
-      std::vector<std::uint32_t> ips;
-      for (const auto& p : g.players) {
-        if (const Session* o = session(p.user_id); o && !p.left) ips.push_back(o->addr.ip);
-      }
-      lines = fair_hook(ips);
+    std::vector<FairPlayer> players;
+    for (const auto& p : g.players) {
+      if (const Session* o = session(p.user_id); o && !p.left) players.push_back({o->addr.ip, o->name});
     }
-    if (lines.empty()) {
-      lines.push_back("The fair relay pick needs a master directory; this relay reports to none yet.");
-    }
-    for (const auto& line : lines) {
-      for (const auto& p : g.players) {
-        if (Session* o = session(p.user_id); o && !p.left) room_info(*o, line);
-      }
+    const bool asked = fair_hook && fair_hook(g.id, players);
+    const std::string line =
+        asked ? "Asking the master for the fairest relay for this room's players..."
+              : "The fair relay pick needs a master directory; this relay reports to none.";
+    for (const auto& p : g.players) {
+      if (Session* o = session(p.user_id); o && !p.left) room_info(*o, line);
     }
     return;
   }

@@ -160,6 +160,19 @@ void Server::set_fair_hook(FairHook hook) {
   impl_->fair_hook = std::move(hook);
 }
 
+void Server::fair_answer(std::uint32_t game_id, const std::vector<std::string>& lines, TimePoint now,
+                         Sink& out) {
+  Impl& s = *impl_;
+  Game* g = s.game(game_id);
+  if (!g) return;
+  for (const auto& line : lines) {
+    for (const auto& p : g->players) {
+      if (Session* o = s.session(p.user_id); o && !p.left) s.room_info(*o, line);
+    }
+  }
+  s.flush(now, out);
+}
+
 Snapshot Server::snapshot() const {
   Snapshot snap;
   snap.users = impl_->logged_in_count();

@@ -113,10 +113,17 @@ class Server {
   std::uint16_t handshake_port() const;
   std::vector<std::uint16_t> game_ports() const;
 
-  // Hook for "/fair": called with the room's player addresses; the answer lines go to the room's chat.
-  // Until a master is configured the relay answers that the fair pick needs one.
-  using FairHook = std::function<std::vector<std::string>(const std::vector<std::uint32_t>& player_ips)>;
+  // Hook for "/fair": called with the room's game id and its players' addresses. It returns false when no
+  // master can be asked (the room is told the pick needs one); otherwise the room is told the relay is
+  // asking, and the answer comes later through fair_answer().
+  struct FairPlayer {
+    std::uint32_t ip = 0;
+    std::string name;  // raw bytes as the client sent them
+  };
+  using FairHook = std::function<bool(std::uint32_t game_id, const std::vector<FairPlayer>& players)>;
   void set_fair_hook(FairHook hook);
+  // The answer to a /fair: each line goes to the room's chat; nothing happens when the room has closed.
+  void fair_answer(std::uint32_t game_id, const std::vector<std::string>& lines, TimePoint now, Sink& out);
 
  private:
   struct Impl;

@@ -3,6 +3,7 @@
 #include "relay/shell/shell.hpp"
 
 #ifdef KF_HAVE_REPORTER
+#include "relay/reporter/fair.hpp"
 #include "relay/reporter/reporter.hpp"
 #endif
 
@@ -141,6 +142,7 @@ class Relay {
   // The reporters first (no more probe requests), then the prober (no more answers to them).
   ~Relay() {
 #ifdef KF_HAVE_REPORTER
+    if (fair_) fair_->shutdown();  // no /fair answer may reach a core being torn down
     for (auto& r : reporters_)
       r->stop();
 #endif
@@ -328,6 +330,26 @@ class Relay {
     });
   }
 
+#ifdef KF_HAVE_REPORTER
+  // "/fair" asks the first master; its answer comes back on a gRPC thread and is posted onto ours.
+  void start_fair() {
+    fair_ = std::make_unique<FairAsker>(settings_.masters.front(), settings_.master_tls_ca);
+    fair_->set_charset(settings_.core.charset);
+    server_->set_fair_hook([this](std::uint32_t game_id, const std::vector<Server::FairPlayer>& players) {
+      std::vector<FairPlayerInfo> info;
+      for (const auto& p : players)
+        info.push_back({net::ip_to_string(p.ip), p.name});
+      fair_->set_own_relay_id(reporters_.front()->relay_id());
+      return fair_->ask(std::move(info), [this, game_id](std::vector<std::string> lines) {
+        asio::post(io_, [this, game_id, lines = std::move(lines)] {
+          server_->fair_answer(game_id, lines, Clock::now(), sink_);
+          sink_.flush();
+        });
+      });
+    });
+  }
+#endif
+
   void start_reporters() {
 #ifdef KF_HAVE_REPORTER
     RelayIdentity id;
@@ -353,7 +375,10 @@ class Relay {
       r->start();
       reporters_.push_back(std::move(r));
     }
-    if (!reporters_.empty()) spdlog::info("reporting to {} master(s)", reporters_.size());
+    if (!reporters_.empty()) {
+      spdlog::info("reporting to {} master(s)", reporters_.size());
+      start_fair();
+    }
 #else
     if (!settings_.masters.empty()) spdlog::warn("this build has no master reporter (built without gRPC)");
 #endif
@@ -487,6 +512,7 @@ class Relay {
   std::unique_ptr<probe::Prober> prober_;  // with masters and probe = true
 #ifdef KF_HAVE_REPORTER
   std::vector<std::unique_ptr<MasterReporter>> reporters_;
+  std::unique_ptr<FairAsker> fair_;
   TimePoint last_publish_{};
 #endif
 };

@@ -127,3 +127,77 @@ TEST(System, RelayReportsToMasterAndEveryListShowsIt) {
       http_get(master.http_port, "/raw_server_list.php").body.find(std::to_string(relay.handshake_port)),
       std::string::npos);
 }
+
+// "/fair" in a room: the relay asks the master's PickRelay for the room's players and answers in the room's
+// chat. The players are on loopback, so the relay measured them at 0 hops when they logged in, and as the
+// only relay it is the pick ("(this relay)"). The same players through POST /api/v1/pick give the same relay.
+TEST(System, FairInARoomAsksTheMasterAndAnswersInTheRoom) {
+  TempDir dir;
+  const std::string db = (dir / "master.db").string();
+  const std::string token = issue_token(dir, db);
+  ASSERT_FALSE(token.empty());
+  auto master = start_master(dir, db);
+  ASSERT_NE(master.http_port, 0) << master.process->log();
+  auto relay =
+      start_relay(dir, "fair",
+                  {"--name", "Fair relay", "--master", "127.0.0.1:" + std::to_string(master.grpc_port),
+                   "--token", token, "--public-address", "127.0.0.1"});
+  ASSERT_NE(relay.handshake_port, 0) << relay.process->log();
+  ASSERT_TRUE(poll_until(
+      [&] {
+        const auto e = relay_entry(master.http_port);
+        return e.is_object() && e.value("online", false);
+      },
+      6s))
+      << master.process->log();
+
+  kc::PlayerOptions o;
+  o.session.server = {0x7F000001, relay.handshake_port};
+  o.session.emulator = "MAME32k 0.64";
+  o.game = "Cadillacs and Dinosaurs";
+  o.players = 3;  // nobody starts: the room stays open while /fair is answered
+  o.room_wait = kc::Millis(5000);
+  o.session.name = "mustapha";
+  o.room_chat = {"/fair"};
+  o.room_chat_players = 2;
+  kc::Player owner(o);
+  o.session.name = "hannah";
+  o.room_chat.clear();
+  o.role = kc::PlayerOptions::Role::kJoinByName;
+  kc::Player guest(o);
+  kc::DriverOptions d;
+  d.deadline = kc::Millis(7000);
+  kc::UdpDriver driver(d);
+  ASSERT_EQ(driver.add(owner), "");
+  ASSERT_EQ(driver.add(guest), "");
+  driver.run();
+
+  std::vector<std::string> said;
+  for (const auto& e : guest.log())
+    if (e.kind == kc::EventKind::kGameChat) said.push_back(e.text);
+  const auto find = [&](const std::string& needle) {
+    for (const auto& t : said)
+      if (t.find(needle) != std::string::npos) return true;
+    return false;
+  };
+  std::string all;
+  for (const auto& t : said)
+    all += t + "\n";
+  EXPECT_TRUE(find("Asking the master")) << all;
+  EXPECT_TRUE(find("Fairest relay: Fair relay 127.0.0.1:" + std::to_string(relay.handshake_port))) << all;
+  EXPECT_TRUE(find("(this relay)")) << all;
+  // Both players share 127.0.0.1: one player to the master, both names on its line.
+  EXPECT_TRUE(find("mustapha, hannah: 0 hops")) << all;
+
+  const std::string body = R"({"players": ["127.0.0.1"]})";
+  const auto res = http_exchange(master.http_port,
+                                 "POST /api/v1/pick HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                 "Content-Type: application/json\r\nContent-Length: " +
+                                     std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+  ASSERT_EQ(res.status, 200) << res.body;
+  const auto j = nlohmann::json::parse(res.body);
+  EXPECT_EQ(j["best"]["relay"]["name"], "Fair relay");
+  EXPECT_EQ(j["best"]["players"][0]["hops"], 0);
+  relay.process->signal(SIGTERM);
+  EXPECT_EQ(relay.process->wait_exit(10s), 0);
+}

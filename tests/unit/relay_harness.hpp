@@ -148,6 +148,11 @@ class Harness {
       }
     }
   }
+  // The shell's delivery of a /fair answer.
+  void fair_answer(std::uint32_t game_id, const std::vector<std::string>& lines) {
+    server_->fair_answer(game_id, lines, now_, sink_);
+    pump();
+  }
   r::Server& server() { return *server_; }
   const r::Config& config() const { return config_; }
   r::TimePoint now() const { return now_; }

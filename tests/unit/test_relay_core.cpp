@@ -860,17 +860,42 @@ TEST(RelayCommands, RoomCommands) {
   EXPECT_EQ(t.b.got<p::QuitGame>().back().user_id, t.b.user_id);
 }
 
-TEST(RelayCommands, FairHookAnswersInTheRoom) {
+TEST(RelayCommands, FairAsksTheHookAndTheLaterAnswerGoesToTheRoom) {
   TwoPlayers t;
   std::vector<std::uint32_t> asked;
-  t.h.server().set_fair_hook([&](const std::vector<std::uint32_t>& ips) {
-    asked = ips;
-    return std::vector<std::string>{"Fairest: relay-x"};
+  std::uint32_t asked_game = 0;
+  std::vector<std::string> names;
+  t.h.server().set_fair_hook([&](std::uint32_t game_id, const std::vector<r::Server::FairPlayer>& players) {
+    asked_game = game_id;
+    for (const auto& p : players) {
+      asked.push_back(p.ip);
+      names.push_back(p.name);
+    }
+    return true;
   });
   t.b.clear();
   t.a.send(p::GameChat{"", "/fair"});
+  EXPECT_EQ(asked_game, t.game_id);
   EXPECT_EQ(asked, (std::vector<std::uint32_t>{ip(203, 0, 113, 1), ip(198, 51, 100, 2)}));
+  EXPECT_EQ(names, (std::vector<std::string>{"alice", "bob"}));
+  EXPECT_TRUE(contains(t.b.texts(), "Asking the master"));
+  EXPECT_FALSE(contains(t.b.texts(), "Fairest: relay-x"));
+  // The answer arrives later, from the shell.
+  t.h.fair_answer(t.game_id, {"Fairest: relay-x", "alice 3 hops"});
   EXPECT_TRUE(contains(t.b.texts(), "Fairest: relay-x"));
+  EXPECT_TRUE(contains(t.a.texts(), "alice 3 hops"));
+  // For a room that closed meanwhile nothing is sent and nothing breaks.
+  t.b.clear();
+  t.h.fair_answer(t.game_id + 100, {"ghost"});
+  EXPECT_FALSE(contains(t.b.texts(), "ghost"));
+}
+
+TEST(RelayCommands, FairWithoutAMasterSaysItNeedsOne) {
+  TwoPlayers t;
+  t.h.server().set_fair_hook([&](std::uint32_t, const std::vector<r::Server::FairPlayer>&) { return false; });
+  t.b.clear();
+  t.a.send(p::GameChat{"", "/fair"});
+  EXPECT_TRUE(contains(t.b.texts(), "needs a master"));
 }
 
 // --- Robustness, measurements, shutdown

@@ -1,0 +1,164 @@
+#include "relay/reporter/fair.hpp"
+
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/text/charset.hpp"
+#include "kaillera/directory/v1/directory.grpc.pb.h"
+
+namespace kaillera::relay {
+
+namespace v1 = ::kaillera::directory::v1;
+
+namespace {
+
+constexpr int kMaxInFlight = 4;
+
+std::string number(int v, const char* unit) {
+  return v < 0 ? std::string("?") : std::to_string(v) + unit;
+}
+
+}  // namespace
+
+struct FairAsker::Impl {
+  std::unique_ptr<v1::Directory::Stub> stub;
+  std::chrono::milliseconds deadline;
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0;
+  bool closed = false;
+  std::set<grpc::ClientContext*> contexts;
+  std::string own_id;
+  std::string charset = "utf-8";
+};
+
+FairAsker::FairAsker(std::string master, std::string tls_ca, std::chrono::milliseconds deadline)
+    : impl_(std::make_shared<Impl>()) {
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (!tls_ca.empty()) {
+    std::ifstream f(tls_ca);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = ss.str();
+    creds = grpc::SslCredentials(o);
+  }
+  impl_->stub = v1::Directory::NewStub(grpc::CreateChannel(master, creds));
+  impl_->deadline = deadline;
+}
+
+FairAsker::~FairAsker() {
+  shutdown();
+}
+
+void FairAsker::set_own_relay_id(std::string id) {
+  std::lock_guard lock(impl_->mu);
+  impl_->own_id = std::move(id);
+}
+
+void FairAsker::set_charset(std::string charset) {
+  std::lock_guard lock(impl_->mu);
+  impl_->charset = std::move(charset);
+}
+
+void FairAsker::shutdown() {
+  std::unique_lock lock(impl_->mu);
+  impl_->closed = true;
+  for (auto* c : impl_->contexts)
+    c->TryCancel();
+  impl_->cv.wait_for(lock, std::chrono::seconds(2), [&] { return impl_->in_flight == 0; });
+}
+
+bool FairAsker::ask(std::vector<FairPlayerInfo> players, std::function<void(std::vector<std::string>)> done) {
+  struct Call {
+    grpc::ClientContext ctx;
+    v1::PickRequest req;
+    v1::PickResponse resp;
+    std::vector<FairPlayerInfo> players;
+    std::function<void(std::vector<std::string>)> done;
+  };
+  auto call = std::make_shared<Call>();
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->closed || impl_->in_flight >= kMaxInFlight) return false;
+    ++impl_->in_flight;
+    impl_->contexts.insert(&call->ctx);
+  }
+  // Players behind one address (a LAN party, a household behind NAT) are one player to the master.
+  for (std::size_t i = 0; i < players.size(); ++i) {
+    bool seen = false;
+    for (std::size_t j = 0; j < i; ++j)
+      seen = seen || players[j].address == players[i].address;
+    if (!seen) call->req.add_players(players[i].address);
+  }
+  // The master waits up to 3 s for probes; our deadline leaves room for that.
+  call->req.set_deadline_ms(3000);
+  call->ctx.set_deadline(std::chrono::system_clock::now() + impl_->deadline);
+  call->players = std::move(players);
+  call->done = std::move(done);
+  auto impl = impl_;  // kept alive until the call ends
+  impl->stub->async()->PickRelay(&call->ctx, &call->req, &call->resp, [impl, call](grpc::Status st) {
+    std::string own, charset;
+    bool closed = false;
+    {
+      std::lock_guard lock(impl->mu);
+      own = impl->own_id;
+      charset = impl->charset;
+      closed = impl->closed;
+      impl->contexts.erase(&call->ctx);
+    }
+    if (!closed) {
+      std::vector<std::string> lines;
+      if (st.ok()) {
+        // Everything in UTF-8 first (the players' names come in the relay's charset), then back.
+        auto players = call->players;
+        for (auto& p : players)
+          if (charset != "utf-8") p.name = text::to_utf8(p.name, charset);
+        lines = fair_lines(call->resp, players, own);
+      } else {
+        lines.push_back("The master could not pick a relay: " + st.error_message().substr(0, 160));
+      }
+      for (auto& l : lines)
+        if (charset != "utf-8") l = text::from_utf8(l, charset);
+      call->done(std::move(lines));
+    }
+    std::lock_guard lock(impl->mu);
+    --impl->in_flight;
+    impl->cv.notify_all();
+  });
+  return true;
+}
+
+std::vector<std::string> fair_lines(const v1::PickResponse& resp, const std::vector<FairPlayerInfo>& players,
+                                    const std::string& own_relay_id) {
+  std::vector<std::string> lines;
+  if (!resp.has_best()) {
+    lines.push_back("No relay can be picked for this room right now (none online with room).");
+    return lines;
+  }
+  const auto& b = resp.best();
+  const std::string name = b.name().text().empty() ? b.name().raw() : b.name().text();
+  std::string head = "Fairest relay: " + name + " " + b.host() + ":" + std::to_string(b.port()) + " - max " +
+                     number(b.max_hops(), " hops") + ", spread " + number(b.spread(), "") + ", worst RTT " +
+                     number(b.max_rtt_ms(), " ms");
+  if (!own_relay_id.empty() && b.relay_id() == own_relay_id) head += " (this relay)";
+  lines.push_back(head);
+  for (const auto& p : b.players()) {
+    std::string who;
+    for (const auto& known : players) {
+      if (known.address != p.address() || known.name.empty()) continue;
+      who += (who.empty() ? "" : ", ") + known.name;
+    }
+    if (who.empty()) who = p.address();
+    lines.push_back("  " + who + ": " + number(p.hops(), " hops") + ", " + number(p.rtt_ms(), " ms") + " (" +
+                    p.source() + (p.stale() ? ", old" : "") + ")");
+  }
+  return lines;
+}
+
+}  // namespace kaillera::relay

@@ -87,6 +87,12 @@ class MasterWeb : public ::testing::Test {
     w->mutable_emulator()->set_raw("MAME32k 0.64");
     w->set_players(1);
     w->set_max_players(2);
+    // The relay measured a player on 127.0.0.1: 3 hops, 25 ms (the group test below visits from there).
+    auto* m = r->add_measurements();
+    m->set_address("127.0.0.1");
+    m->set_hops(3);
+    m->set_rtt_ms(25);
+    m->set_source(v1::Measurement::SOURCE_LOGIN_ACK);
     ASSERT_TRUE(rw->Write(report));
     rw->WritesDone();
     ASSERT_TRUE(rw->Finish().ok());
@@ -112,6 +118,30 @@ TEST_F(MasterWeb, ThePageShowsTheRelayAndItsWaitingGame) {
   EXPECT_NE(dom.find("Street Fighter II' - Champion Edition"), std::string::npos);
   EXPECT_NE(dom.find(">online<"), std::string::npos);
   EXPECT_NE(dom.find("1 server online, 3 users, 1 waiting game"), std::string::npos);
+}
+
+// A group link: made over the API, opened in the browser (the visit joins, from 127.0.0.1), and the page
+// shows the fair pick for the group's players with each one's numbers.
+TEST_F(MasterWeb, AGroupLinkShowsTheFairRelayForItsVisitors) {
+  const auto made = http_exchange(master_->http_port(),
+                                  "POST /api/v1/groups HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+                                  "Connection: close\r\n\r\n");
+  ASSERT_EQ(made.status, 201) << made.body;
+  const std::string code = nlohmann::json::parse(made.body).at("code");
+  const std::string url = "http://127.0.0.1:" + std::to_string(master_->http_port()) + "/?group=" + code;
+  auto args = chromium_args(dir_, "profile-group");
+  args.push_back("--dump-dom");
+  args.push_back(url);
+  Process browser(chromium(), args, dir_ / "group.html");
+  ASSERT_EQ(browser.wait_exit(90s), 0) << browser.log().substr(0, 4000);
+  const std::string dom = browser.log();
+  EXPECT_NE(
+      dom.find("Best relay: Caf\xC3\xA9 Netplay (127.0.0.1:27888), 3 hops at most, worst round trip 25 ms."),
+      std::string::npos)
+      << dom.substr(0, 12000);
+  EXPECT_NE(dom.find("127.0.0.1: 3 hops, 25 ms (measured)"), std::string::npos);
+  EXPECT_NE(dom.find("In this group: 1 player (you are 127.0.0.1)."), std::string::npos);
+  EXPECT_NE(dom.find("?group=" + code), std::string::npos) << "the link to share";
 }
 
 // Screenshots at a phone's and a desktop's size, for a person to look at.

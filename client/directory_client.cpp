@@ -16,15 +16,7 @@ namespace {
 namespace v1 = kaillera::directory::v1;
 
 std::string status_text(const grpc::Status& s) {
-  static constexpr std::array<const char*, 17> kNames = {
-      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
-      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
-      "DATA_LOSS", "UNAUTHENTICATED"};
-  const auto code = static_cast<std::size_t>(s.error_code());
-  std::string out = code < kNames.size() ? kNames[code] : "code " + std::to_string(code);
-  if (!s.error_message().empty()) out += ": " + s.error_message();
-  return out;
+  return kaillera::client::status_text(static_cast<int>(s.error_code()), s.error_message());
 }
 
 std::string seconds_text(std::chrono::milliseconds d) {
@@ -81,7 +73,27 @@ bool zero_width(char32_t c) {
   return (c >= 0x0300 && c <= 0x036F) || c == 0x200B || c == 0x200C || c == 0x200D || c == 0xFE0F;
 }
 
-// Text from relays may hold control characters: a table shows them as '?' so they cannot move the cursor.
+void pad(std::string& line, const std::string& cell, std::size_t width) {
+  line += cell;
+  const std::size_t w = display_width(cell);
+  if (w < width) line.append(width - w, ' ');
+}
+
+}  // namespace
+
+std::string status_text(int code, const std::string& message) {
+  static constexpr std::array<const char*, 17> kNames = {
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS", "UNAUTHENTICATED"};
+  std::string out = code >= 0 && static_cast<std::size_t>(code) < kNames.size()
+                        ? kNames[static_cast<std::size_t>(code)]
+                        : "code " + std::to_string(code);
+  if (!message.empty()) out += ": " + message;
+  return out;
+}
+
 std::string printable(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -98,14 +110,6 @@ std::string printable(std::string_view s) {
   }
   return out;
 }
-
-void pad(std::string& line, const std::string& cell, std::size_t width) {
-  line += cell;
-  const std::size_t w = display_width(cell);
-  if (w < width) line.append(width - w, ' ');
-}
-
-}  // namespace
 
 std::size_t display_width(const std::string& utf8) {
   std::size_t width = 0;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kaillera::client {
@@ -58,5 +59,11 @@ std::string relays_to_json(const std::vector<ListedRelay>& relays);
 
 // Columns a UTF-8 string takes in a terminal (East Asian wide characters count 2).
 std::size_t display_width(const std::string& utf8);
+
+// Text from relays for a terminal: control characters become '?' so they cannot move the cursor.
+std::string printable(std::string_view utf8);
+
+// "INVALID_ARGUMENT: message": a gRPC status code's name and its message.
+std::string status_text(int code, const std::string& message);
 
 }  // namespace kaillera::client

@@ -1,7 +1,10 @@
 // The `kaillera` command line tool. `play` runs scripted players through a relay over real UDP and checks
-// every lock-step block; `load` drives many games for benchmarks; `list` asks a master's gRPC Directory (when
-// built with gRPC); pick and probe come later.
+// every lock-step block; `load` drives many games for benchmarks; with gRPC built in, `list` asks a master's
+// Directory for its relays, `probe` pings every listed relay (PING/PONG: RTT and hops) and `pick` asks the
+// master for the fairest relay for a group of players (Directory.PickRelay).
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -11,6 +14,8 @@
 
 #ifdef KF_CLIENT_WITH_GRPC
 #include "client/directory_client.hpp"
+#include "client/pick_client.hpp"
+#include "client/server_ping.hpp"
 #endif
 #include "client/load.hpp"
 #include "client/player.hpp"
@@ -28,6 +33,7 @@ namespace kc = kaillera::client;
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;  // a mismatch, an error, or a player that did not complete
 constexpr int kExitTimeout = 2;
+constexpr int kExitRefused = 2;  // pick: the master refused the request as malformed (INVALID_ARGUMENT)
 constexpr int kExitNotImplemented = 3;
 constexpr int kExitUsage = 64;
 
@@ -90,6 +96,151 @@ int run_list(const ListArgs& a) {
   std::cerr
       << "kaillera list: this kaillera was built without gRPC (KF_WITH_SERVICES=OFF), so it cannot ask a "
          "master; use a build with gRPC, or read the master's HTTP list (/api/v1/relays)\n";
+  return kExitNotImplemented;
+#endif
+}
+
+struct ProbeArgs {
+  std::string master = "127.0.0.1:27800";
+  std::uint32_t count = 3;
+  std::uint32_t timeout_ms = 1000;
+  bool json = false;
+};
+
+struct PickArgs {
+  std::string master = "127.0.0.1:27800";
+  std::vector<std::string> players;
+  std::string group;
+  std::string objective;  // empty: the master's default
+  std::uint32_t deadline_ms = 0;
+  std::string self;
+  std::uint32_t count = 3;
+  std::uint32_t timeout_ms = 1000;
+  double timeout = 15;
+  bool json = false;
+};
+
+#ifdef KF_CLIENT_WITH_GRPC
+constexpr std::chrono::milliseconds kListTimeout{5000};
+
+bool valid_master(const std::string& m) {
+  return !m.empty() && m.find(':') != std::string::npos;
+}
+
+// The master's online servers, pinged: for `probe` and `pick --self`. Returns false (after saying why on
+// stderr) when the list did not come or no socket could be opened.
+bool probe_listed(const char* command, const std::string& master, std::uint32_t count,
+                  std::uint32_t timeout_ms, std::vector<kc::PingResult>& out) {
+  kc::ListRelaysQuery q;  // online only, as `kaillera list` shows by default
+  const auto list = kc::list_relays(master, q, kListTimeout);
+  if (!list.ok) {
+    std::cerr << "kaillera " << command << ": " << list.error << "\n";
+    return false;
+  }
+  std::vector<kc::PingTarget> targets;
+  for (const auto& r : list.relays)
+    targets.push_back({r.name, r.host, r.port});
+  kc::PingOptions o;
+  o.count = count;
+  o.timeout = std::chrono::milliseconds(timeout_ms);
+  auto run = kc::ping_servers(targets, o);
+  if (!run.error.empty()) {
+    std::cerr << "kaillera " << command << ": " << run.error << "\n";
+    return false;
+  }
+  out = std::move(run.results);
+  return true;
+}
+#endif
+
+int run_probe(const ProbeArgs& a) {
+#ifdef KF_CLIENT_WITH_GRPC
+  if (!valid_master(a.master) || a.count < 1 || a.count > 100 || a.timeout_ms < 1 || a.timeout_ms > 60'000) {
+    std::cerr << "kaillera probe: --master HOST:PORT, --count 1..100, --timeout-ms 1..60000\n";
+    return kExitUsage;
+  }
+  std::vector<kc::PingResult> results;
+  if (!probe_listed("probe", a.master, a.count, a.timeout_ms, results)) return kExitFailed;
+  kc::sort_by_rtt(results);
+  std::cout << (a.json ? kc::ping_results_to_json(results) : kc::ping_results_to_table(results));
+  return kExitOk;
+#else
+  (void)a;
+  std::cerr
+      << "kaillera probe: this kaillera was built without gRPC (KF_WITH_SERVICES=OFF), so it cannot ask "
+         "a master for its list\n";
+  return kExitNotImplemented;
+#endif
+}
+
+int run_pick(PickArgs a) {
+#ifdef KF_CLIENT_WITH_GRPC
+  if (a.players.empty() && a.group.empty()) {
+    std::cerr << "kaillera pick: name the players: --player ADDR (repeatable) or --group CODE\n";
+    return kExitUsage;
+  }
+  if (!valid_master(a.master) || a.deadline_ms > 60'000 || a.timeout <= 0 || a.timeout > 3600 ||
+      a.count < 1 || a.count > 100 || a.timeout_ms < 1 || a.timeout_ms > 60'000) {
+    std::cerr << "kaillera pick: --master HOST:PORT, --deadline-ms 0..60000, --timeout 0..3600 seconds, "
+                 "--count 1..100, --timeout-ms 1..60000\n";
+    return kExitUsage;
+  }
+  if (!a.objective.empty() && !kc::objective_number(a.objective)) {
+    std::cerr << "kaillera pick: --objective hops, latency or balanced (got \"" << a.objective << "\")\n";
+    return kExitUsage;
+  }
+  kc::PickQuery q;
+  q.players = a.players;
+  q.group = a.group;
+  q.objective = a.objective;
+  q.deadline_ms = a.deadline_ms;
+  if (!a.self.empty()) {
+    const auto ip = kaillera::net::parse_ipv4(a.self);
+    if (!ip) {
+      std::cerr << "kaillera pick: --self takes your IPv4 address as the master sees it (got \"" << a.self
+                << "\")\n";
+      return kExitUsage;
+    }
+    const std::string self = kaillera::net::ip_to_string(*ip);
+    const bool listed = std::any_of(q.players.begin(), q.players.end(), [&](const std::string& p) {
+      const auto pip = kaillera::net::parse_ipv4(p);
+      return pip && *pip == *ip;
+    });
+    if (!listed) q.players.push_back(self);
+    std::vector<kc::PingResult> results;
+    if (!probe_listed("pick", a.master, a.count, a.timeout_ms, results)) return kExitFailed;
+    std::size_t answered = 0;
+    for (const auto& r : results) {
+      if (r.answered == 0) continue;  // no answer says nothing the master could use
+      ++answered;
+      kc::OwnMeasurement m;
+      m.player = self;
+      m.host = r.host;
+      m.port = r.port;
+      m.hops = r.hops;
+      m.rtt_ms = r.rtt_ms ? kc::rtt_for_master(*r.rtt_ms) : 0;
+      q.own.push_back(std::move(m));
+    }
+    if (!a.json) {
+      std::cout << "Own measurements from " << self << ": " << answered << " of " << results.size()
+                << " listed servers answered PING\n";
+    }
+  }
+  // The master may wait up to the deadline for probes (its default is 3 s): never give up before it does.
+  const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(a.timeout * 1000)) +
+                       std::chrono::milliseconds(a.deadline_ms);
+  const auto r = kc::pick_relay(a.master, q, timeout);
+  if (!r.ok) {
+    std::cerr << "kaillera pick: " << (r.invalid_argument ? "the master refused the request: " : "")
+              << r.error << "\n";
+    return r.invalid_argument ? kExitRefused : kExitFailed;
+  }
+  std::cout << (a.json ? r.json : r.table);
+  return kExitOk;
+#else
+  (void)a;
+  std::cerr << "kaillera pick: this kaillera was built without gRPC (KF_WITH_SERVICES=OFF), so it cannot ask "
+               "a master; use a build with gRPC, or POST to the master's /api/v1/pick\n";
   return kExitNotImplemented;
 #endif
 }
@@ -272,10 +423,37 @@ int main(int argc, char** argv) {
   cmd_list->add_option("--timeout", list.timeout, "seconds to wait for the master, connecting included")
       ->capture_default_str();
 
-  for (const char* name : {"pick", "probe"}) {
-    auto* c = app.add_subcommand(name, std::string(name) + " (not yet implemented)");
-    c->allow_extras();
-  }
+  ProbeArgs probe;
+  auto* cmd_probe = app.add_subcommand(
+      "probe", "ping every relay the master lists (PING/PONG) and show hops and round-trip time");
+  cmd_probe->add_option("--master", probe.master, "the master's gRPC address HOST:PORT")
+      ->capture_default_str();
+  cmd_probe->add_option("--count", probe.count, "PINGs per relay; the RTT shown is the median of the answers")
+      ->capture_default_str();
+  cmd_probe->add_option("--timeout-ms", probe.timeout_ms, "how long each PING waits for its PONG")
+      ->capture_default_str();
+  cmd_probe->add_flag("--json", probe.json, "print a JSON array instead of a table");
+
+  PickArgs pick;
+  auto* cmd_pick = app.add_subcommand(
+      "pick", "ask the master for the fairest relay for a group of players (gRPC Directory.PickRelay)");
+  cmd_pick->add_option("--master", pick.master, "the master's gRPC address HOST:PORT")->capture_default_str();
+  cmd_pick->add_option("--player", pick.players, "a player's IPv4 address (repeatable, up to 8)");
+  cmd_pick->add_option("--group", pick.group, "a pick group's code: its members are the players");
+  cmd_pick->add_option("--objective", pick.objective, "hops, latency or balanced (default: the master's)");
+  cmd_pick
+      ->add_option("--deadline-ms", pick.deadline_ms,
+                   "how long the master waits for relays' probes; 0 = its default (3000)")
+      ->capture_default_str();
+  cmd_pick->add_option("--self", pick.self,
+                       "your IPv4 address: ping every listed relay first and send the results as your own "
+                       "measurements (you join the players)");
+  cmd_pick->add_option("--count", pick.count, "with --self: PINGs per relay")->capture_default_str();
+  cmd_pick->add_option("--timeout-ms", pick.timeout_ms, "with --self: how long each PING waits")
+      ->capture_default_str();
+  cmd_pick->add_option("--timeout", pick.timeout, "seconds to wait for the master beyond --deadline-ms")
+      ->capture_default_str();
+  cmd_pick->add_flag("--json", pick.json, "print the answer as JSON (the shape of POST /api/v1/pick)");
 
   try {
     app.parse(argc, argv);
@@ -285,8 +463,7 @@ int main(int argc, char** argv) {
   if (cmd_play->parsed()) return run_play(play);
   if (cmd_load->parsed()) return run_load_command(load);
   if (cmd_list->parsed()) return run_list(list);
-  for (auto* c : app.get_subcommands()) {
-    std::fprintf(stderr, "kaillera %s: not yet implemented\n", c->get_name().c_str());
-  }
+  if (cmd_probe->parsed()) return run_probe(probe);
+  if (cmd_pick->parsed()) return run_pick(pick);
   return kExitNotImplemented;
 }

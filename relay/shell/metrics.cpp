@@ -54,7 +54,8 @@ void gauge(std::string& out, std::string_view field, std::uint64_t value, std::s
 
 }  // namespace
 
-std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStats& shell) {
+std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStats& shell,
+                           const announce::AnnounceCounters* announce) {
   std::string out;
   out.reserve(4096);
   counter(out, "datagrams_in", c.datagrams_in, "UDP datagrams received on all ports.");
@@ -90,6 +91,17 @@ std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStat
   counter(out, "oversized_datagrams", shell.oversized,
           "Datagrams larger than the receive buffer, dropped unread.");
   counter(out, "unknown_port_sends", shell.unknown_port_sends, "Sends from a port without a socket (a bug).");
+
+  family(out, "kaillera_relay_announce_total", "counter",
+         "Touch requests to public server lists (--announce), by list kind and outcome.");
+  for (auto kind : {announce::ListKind::kTouchServer, announce::ListKind::kTouchList}) {
+    for (auto outcome : {announce::Outcome::kOk, announce::Outcome::kHttpError, announce::Outcome::kTimeout,
+                         announce::Outcome::kConnectFailed}) {
+      const std::string labels = "list=\"" + std::string(announce::kind_name(kind)) + "\",outcome=\"" +
+                                 std::string(announce::outcome_name(outcome)) + "\"";
+      sample(out, "kaillera_relay_announce_total", announce ? announce->get(kind, outcome) : 0, labels);
+    }
+  }
 
   gauge(out, "users", s.users, "Users logged in.");
   gauge(out, "games", s.games, "Game rooms open.");

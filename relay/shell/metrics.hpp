@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "common/net/address.hpp"
+#include "relay/announce/announcer.hpp"
 #include "relay/core/server.hpp"
 #include "relay/probe/prober.hpp"
 
@@ -28,7 +29,9 @@ struct ShellStats {
   double start_time_seconds = 0;         // Unix time of the start
 };
 
-std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStats& shell);
+// `announce`: the public list announcer's counters, or nullptr when it does not run (then all zero).
+std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStats& shell,
+                           const announce::AnnounceCounters* announce = nullptr);
 
 // The prober's counters (relay/probe): probes by method and outcome, packets by method, cache hits, ...
 std::string render_probe_metrics(const probe::Counters& c);

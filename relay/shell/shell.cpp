@@ -31,6 +31,7 @@
 
 #include "common/net/udp_socket.hpp"
 #include "relay/probe/prober.hpp"
+#include "relay/announce/announcer.hpp"
 #include "relay/core/server.hpp"
 #include "relay/shell/metrics.hpp"
 
@@ -200,7 +201,8 @@ class Relay {
     if (!settings_.metrics.empty()) {
       try {
         metrics_ = std::make_unique<MetricsServer>(io_, *net::parse_endpoint(settings_.metrics), [this] {
-          return render_metrics(server_->counters(), server_->snapshot(), stats_) +
+          return render_metrics(server_->counters(), server_->snapshot(), stats_,
+                                announcer_ ? &announcer_->counters() : nullptr) +
                  render_probe_metrics(prober_ ? prober_->counters() : probe::Counters{});
         });
       } catch (const std::system_error& e) {
@@ -238,11 +240,7 @@ class Relay {
         KF_VERSION, settings_.core.listen, game_text, per_client ? "one per client" : "shared", open_text,
         metrics_text);
     start_reporters();
-    if (!settings_.announce.empty()) {
-      spdlog::warn(
-          "announcing to public lists is not implemented yet: {} announce URL(s) configured but unused",
-          settings_.announce.size());
-    }
+    start_announcer();
     if (!settings_.ready_file.empty() &&
         !write_ready_file(handshake->port, game_first, game_last, metrics_ ? metrics_at : net::Endpoint{})) {
       return kExitRuntime;
@@ -317,6 +315,7 @@ class Relay {
       server_->on_tick(now, sink_);
       sink_.flush();
       publish_reports(now);
+      publish_announce(now);
       if (server_->shutdown_requested()) {
         spdlog::info("an admin asked for /shutdown: stopping");
         server_->shutdown("Server shutting down", now, sink_);
@@ -382,6 +381,46 @@ class Relay {
 #else
     if (!settings_.masters.empty()) spdlog::warn("this build has no master reporter (built without gRPC)");
 #endif
+  }
+
+  // The public list announcements (--announce): their own thread; settings.cpp checked every URL.
+  void start_announcer() {
+    if (settings_.announce.empty()) return;
+    announce::AnnouncerOptions o;
+    for (const auto& url : settings_.announce)
+      o.lists.push_back(*announce::parse_list_url(url));
+    o.identity.name = settings_.core.name;  // in the charset already (settings.cpp)
+    o.identity.location = settings_.core.location;
+    o.identity.website = settings_.core.website;
+    o.identity.public_host = settings_.core.public_address;
+    o.identity.version = "KF" KF_VERSION;
+    o.identity.charset = settings_.core.charset;
+    o.identity.port = server_->handshake_port();
+    o.identity.max_users = settings_.core.max_users;
+    o.identity.max_games = settings_.core.max_games;
+    o.first = std::chrono::seconds(settings_.announce_first_s);
+    o.interval = std::chrono::seconds(settings_.announce_interval_s);
+    o.timeout = std::chrono::seconds(settings_.announce_timeout_s);
+    announcer_ = std::make_unique<announce::Announcer>(std::move(o));
+    publish_announce(Clock::now());
+    announcer_->start();
+    spdlog::info("announcing to {} public list(s), first in {} s, then every {} s", settings_.announce.size(),
+                 settings_.announce_first_s, settings_.announce_interval_s);
+  }
+
+  // Once a second: the load and the games started since, for the announcer's next touches. Never waits on
+  // the network.
+  void publish_announce(TimePoint now) {
+    if (!announcer_ || now - last_announce_publish_ < std::chrono::seconds(1)) return;
+    last_announce_publish_ = now;
+    const Snapshot snap = server_->snapshot();
+    std::vector<announce::WaitingGame> waiting;
+    waiting.reserve(snap.waiting.size());
+    for (const auto& w : snap.waiting)
+      waiting.push_back({w.id, w.rom, w.owner, w.emulator, w.players, w.max_players});
+    std::vector<std::string> started = server_->started_since(announce_started_);
+    announce_started_ = server_->counters().games_started;
+    announcer_->publish(snap.users, snap.games, std::move(waiting), std::move(started));
   }
 
   // Active probes for the masters (docs/RELAY.md "Active probes"): the prober has its own thread, so a probe
@@ -466,6 +505,7 @@ class Relay {
     for (auto& s : sockets_)
       s->waiter.cancel(ignored);
     if (metrics_) metrics_->stop();
+    if (announcer_) announcer_->stop();
     io_.stop();
   }
 
@@ -510,6 +550,9 @@ class Relay {
   TimePoint next_tick_{};
   bool stopping_ = false;
   std::unique_ptr<probe::Prober> prober_;  // with masters and probe = true
+  std::unique_ptr<announce::Announcer> announcer_;
+  TimePoint last_announce_publish_{};
+  std::uint64_t announce_started_ = 0;  // games_started when the announcer last heard of starts
 #ifdef KF_HAVE_REPORTER
   std::vector<std::unique_ptr<MasterReporter>> reporters_;
   std::unique_ptr<FairAsker> fair_;

@@ -327,6 +327,11 @@ TEST(RelaySettings, ExampleConfigLoads) {
   EXPECT_DOUBLE_EQ(c.hello_burst, d.hello_burst);
   EXPECT_EQ(s.metrics, "127.0.0.1:9100");
   EXPECT_EQ(s.log_level, "info");
+  const Settings defaults;
+  EXPECT_TRUE(s.announce.empty());  // the example announces nowhere
+  EXPECT_EQ(s.announce_first_s, defaults.announce_first_s);
+  EXPECT_EQ(s.announce_interval_s, defaults.announce_interval_s);
+  EXPECT_EQ(s.announce_timeout_s, defaults.announce_timeout_s);
 }
 
 TEST(RelaySettings, AnnounceKeys) {

@@ -46,6 +46,17 @@ Status error(Code code, std::string message) {
   return Status{code, std::move(message)};
 }
 
+std::string lower_host(std::string_view host) {
+  std::string out(host);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); });
+  return out;
+}
+
+std::string mirror_id(const std::string& host, int port) {
+  return "ext:" + host + ":" + std::to_string(port);
+}
+
 }  // namespace
 
 Text make_text(std::string raw, std::string_view charset) {
@@ -80,6 +91,10 @@ Catalog::Catalog(store::Store& store, CatalogSettings settings, UnixMillis now)
   for (const auto& [relay_id, m] : store_.load_measurements(now - settings_.measurement_retention_ms))
     index_measurement(relay_id, m);
   next_prune_ms_ = now;
+  for (const auto& url : settings_.mirrors) {
+    if (std::none_of(mirrors_.begin(), mirrors_.end(), [&](const MirrorSource& m) { return m.url == url; }))
+      mirrors_.push_back(MirrorSource{url, 0, {}, {}});
+  }
 }
 
 void Catalog::index_measurement(std::int64_t relay_id, const store::MeasurementRow& m) {
@@ -115,6 +130,10 @@ bool Catalog::online(const store::RelayRow& r, UnixMillis now) const {
 
 bool Catalog::third_party_listed(const ThirdParty& t, UnixMillis now) const {
   return t.row.verified_unix_ms.has_value() && now - t.row.last_touch_unix_ms <= settings_.touch_ttl_ms;
+}
+
+bool Catalog::mirror_held(const MirrorSource& m, UnixMillis now) const {
+  return m.last_good > 0 && now - m.last_good <= settings_.mirror_keep_ms;
 }
 
 // ---- relays
@@ -379,6 +398,75 @@ void Catalog::touch_checked(const net::Endpoint& at, bool pong, UnixMillis now) 
   changed();
 }
 
+// ---- mirrored lists
+// -----------------------------------------------------------------------------------------
+
+void Catalog::mirror_update(const std::string& url, const MirrorList& list, UnixMillis now) {
+  MirrorSource fresh;
+  fresh.url = url;
+  fresh.last_good = now;
+  const std::string source = "mirror:" + url;
+  for (const auto& in : list.servers) {
+    ListedServer s;
+    s.host = lower_host(in.host);
+    s.port = in.port;
+    s.id = mirror_id(s.host, s.port);
+    s.source = source;
+    s.external = true;
+    s.online = true;
+    s.name = make_text(in.name, list.charset);
+    s.location = make_text(in.location, list.charset);
+    s.website = make_text(in.website, list.charset);
+    s.version = make_text(in.version, list.charset);
+    s.users = in.users;
+    s.max_users = in.max_users;
+    s.games = in.games;
+    s.max_games = in.max_games;
+    s.last_report_unix_ms = now;
+    fresh.servers.push_back(std::move(s));
+  }
+  for (const auto& in : list.games) {
+    MirroredGame g;
+    g.host = lower_host(in.host);
+    g.port = in.port;
+    g.game = ListedGame{0,
+                        make_text(in.rom, list.charset),
+                        make_text(in.owner, list.charset),
+                        make_text(in.emulator, list.charset),
+                        in.players,
+                        in.max_players,
+                        0};
+    g.server_name = make_text(in.server_name, list.charset);
+    g.location = make_text(in.location, list.charset);
+    fresh.games.push_back(std::move(g));
+  }
+  std::lock_guard lock(mu_);
+  auto it =
+      std::find_if(mirrors_.begin(), mirrors_.end(), [&](const MirrorSource& m) { return m.url == url; });
+  if (it == mirrors_.end()) {
+    mirrors_.push_back(std::move(fresh));
+  } else {
+    *it = std::move(fresh);
+  }
+  changed();
+}
+
+std::vector<MirrorHeld> Catalog::mirror_held(UnixMillis now) {
+  std::lock_guard lock(mu_);
+  std::vector<MirrorHeld> out;
+  for (const auto& m : mirrors_) {
+    MirrorHeld h;
+    h.url = m.url;
+    h.last_good_unix_ms = m.last_good;
+    if (mirror_held(m, now)) {
+      h.servers = m.servers.size();
+      h.games = m.games.size();
+    }
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
 // ---- reading
 // ------------------------------------------------------------------------------------------------
 
@@ -447,11 +535,11 @@ std::shared_ptr<Snapshot> Catalog::build_locked(UnixMillis now) {
   // A relay of ours that also announces itself with touch requests is listed once, as itself.
   std::set<std::pair<std::string, int>> ours;
   for (const auto& p : all)
-    ours.emplace(p.server.host, p.server.port);
+    ours.emplace(lower_host(p.server.host), p.server.port);
   for (const auto& [key, t] : third_party_) {
     if (!third_party_listed(t, now)) continue;
     const auto& r = t.row;
-    if (ours.count({r.ip, r.port}) != 0) continue;
+    if (!ours.emplace(r.ip, r.port).second) continue;
     valid_until = std::min(valid_until, r.last_touch_unix_ms + settings_.touch_ttl_ms + 1);
     Pending p;
     ListedServer& s = p.server;
@@ -476,6 +564,48 @@ std::shared_ptr<Snapshot> Catalog::build_locked(UnixMillis now) {
                                    make_text(g.emulator, r.charset), g.players, g.max_players, 0});
     }
     all.push_back(std::move(p));
+  }
+  // Mirrored lists, where no relay of ours and no touch server has the address (`ours` now holds both); of
+  // two lists naming one address the first one wins.
+  std::map<std::pair<std::string, int>, std::size_t> mirrored;  // address -> index into `all`
+  for (const auto& m : mirrors_) {
+    if (!mirror_held(m, now)) continue;
+    valid_until = std::min(valid_until, m.last_good + settings_.mirror_keep_ms + 1);
+    for (const auto& s : m.servers) {
+      const std::pair<std::string, int> at{s.host, s.port};
+      if (ours.count(at) != 0 || mirrored.count(at) != 0) continue;
+      mirrored.emplace(at, all.size());
+      all.push_back(Pending{s, {}});
+    }
+  }
+  // Their waiting games join the mirrored server of the same address; a games-only list's server that no list
+  // names is shown as the game line describes it. Games at our own or touch servers' addresses are left out:
+  // those report their games themselves.
+  for (const auto& m : mirrors_) {
+    if (!mirror_held(m, now)) continue;
+    for (const auto& g : m.games) {
+      const std::pair<std::string, int> at{g.host, g.port};
+      if (ours.count(at) != 0) continue;
+      auto it = mirrored.find(at);
+      if (it == mirrored.end()) {
+        Pending p;
+        ListedServer& s = p.server;
+        s.host = g.host;
+        s.port = g.port;
+        s.id = mirror_id(s.host, s.port);
+        s.source = "mirror:" + m.url;
+        s.external = true;
+        s.online = true;
+        s.name = g.server_name;
+        s.location = g.location;
+        s.last_report_unix_ms = m.last_good;
+        it = mirrored.emplace(at, all.size()).first;
+        all.push_back(std::move(p));
+      }
+      Pending& p = all[it->second];
+      p.games.push_back(g.game);
+      ++p.server.waiting_games;
+    }
   }
   std::sort(all.begin(), all.end(), [](const Pending& a, const Pending& b) {
     if (a.server.online != b.server.online) return a.server.online;
@@ -554,6 +684,15 @@ std::string Catalog::maintain(UnixMillis now) {
     if (dropped > 0) {
       changed();
       done += "dropped " + std::to_string(dropped) + " third-party servers; ";
+    }
+    for (auto& m : mirrors_) {
+      if (m.last_good == 0 || mirror_held(m, now) || (m.servers.empty() && m.games.empty())) continue;
+      done += "dropped the " + std::to_string(m.servers.size()) + " servers and " +
+              std::to_string(m.games.size()) + " games of mirror " + m.url + " (no good copy for " +
+              std::to_string(settings_.mirror_keep_ms / 1000) + " s); ";
+      m.servers.clear();
+      m.games.clear();
+      changed();
     }
     if (pruned > 0) done += "pruned " + std::to_string(pruned) + " measurements; ";
   }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/net/address.hpp"
+#include "master/mirror_parse.hpp"
 #include "master/pick/measurements.hpp"
 #include "master/store/store.hpp"
 
@@ -37,7 +38,7 @@ inline constexpr std::size_t kMaxGameTextBytes = 128;  // rom, owner, emulator
 inline constexpr std::size_t kMaxWaitingGames = 1024;  // per report or touch
 inline constexpr std::size_t kMaxMeasurements = 4096;  // per report or probe result
 inline constexpr std::int64_t kMaxCount = 1'000'000;   // users, games, capacities
-inline constexpr std::size_t kMaxGroupMembers = 8;      // players in one pick group (a Kaillera game's limit)
+inline constexpr std::size_t kMaxGroupMembers = 8;     // players in one pick group (a Kaillera game's limit)
 
 // Outcomes, with the codes gRPC and HTTP map them to.
 enum class Code {
@@ -124,7 +125,7 @@ struct TouchResult {
 struct ListedServer {
   std::string id;             // "42" for a relay, "ext:1.2.3.4:27888" for a third-party server
   std::int64_t relay_id = 0;  // 0 for third-party servers
-  std::string source;         // token, open, touch_server, touch_list
+  std::string source;         // token, open, touch_server, touch_list, or "mirror:" + the list's URL
   bool external = false;
   bool online = false;
   Text name, location, website, version;
@@ -177,6 +178,18 @@ struct CatalogSettings {
   std::string default_charset = "windows-1252";  // for touch requests whose text is not UTF-8
   UnixMillis measurement_retention_ms = 24ll * 3600 * 1000;
   UnixMillis group_ttl_ms = 24ll * 3600 * 1000;  // how long a pick group link works
+  // Mirrored lists: a list's last good copy is kept this long after it was fetched, then its entries go.
+  UnixMillis mirror_keep_ms = 600'000;
+  // Their URLs (MirrorUrl::url) in the order given: when two lists name one address, the first one's entry
+  // is shown.
+  std::vector<std::string> mirrors{};
+};
+
+// What the Catalog holds of one mirrored list (for /metrics).
+struct MirrorHeld {
+  std::string url;
+  std::size_t servers = 0, games = 0;  // held now (0 once the last good copy has expired)
+  UnixMillis last_good_unix_ms = 0;    // 0 = never fetched
 };
 
 struct CatalogStats {
@@ -207,6 +220,14 @@ class Catalog {
   TouchResult touch(const TouchInput& in, UnixMillis now);
   void touch_checked(const net::Endpoint& at, bool pong, UnixMillis now);
 
+  // A good fetch of the mirrored list `url`: its entries replace that list's previous ones wholesale (what
+  // the list stopped naming drops out). They are kept in memory only (the list is fetched again after a
+  // restart) and never change a relay or a touch server: in the Snapshot an address is shown once, with this
+  // precedence: registered relay > touch server > mirrored list (the first of CatalogSettings::mirrors).
+  // Mirrored servers are external, online while held, and named "ext:HOST:PORT".
+  void mirror_update(const std::string& url, const MirrorList& list, UnixMillis now);
+  std::vector<MirrorHeld> mirror_held(UnixMillis now);
+
   std::shared_ptr<const Snapshot> snapshot(UnixMillis now);
   CatalogStats stats(UnixMillis now);
 
@@ -234,12 +255,25 @@ class Catalog {
     store::ThirdPartyRow row;
     bool checking = false;
   };
+  struct MirroredGame {
+    std::string host;  // lower-case
+    int port = 0;
+    ListedGame game;
+    Text server_name, location;  // for a games-only list whose server no list names
+  };
+  struct MirrorSource {
+    std::string url;
+    UnixMillis last_good = 0;
+    std::vector<ListedServer> servers;  // host lower-case
+    std::vector<MirroredGame> games;
+  };
 
   void load_relays_locked();
   void index_measurement(std::int64_t relay_id, const store::MeasurementRow& m);
   RelayState make_state(store::RelayRecord rec) const;
   std::shared_ptr<Snapshot> build_locked(UnixMillis now);
   bool third_party_listed(const ThirdParty& t, UnixMillis now) const;
+  bool mirror_held(const MirrorSource& m, UnixMillis now) const;
   void changed() { ++version_; }
 
   store::Store& store_;
@@ -247,6 +281,7 @@ class Catalog {
   std::mutex mu_;
   std::map<std::int64_t, RelayState> relays_;
   std::map<std::uint64_t, ThirdParty> third_party_;  // by Endpoint::key()
+  std::vector<MirrorSource> mirrors_;                // in the order of settings_.mirrors, then as seen
   pick::MeasurementIndex measurements_;
   std::uint64_t version_ = 1;
   std::shared_ptr<const Snapshot> snapshot_;

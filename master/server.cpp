@@ -28,6 +28,7 @@
 #include "master/http_routes.hpp"
 #include "master/http_server.hpp"
 #include "master/metrics.hpp"
+#include "master/mirror.hpp"
 #include "master/store/migrations.hpp"
 #include "master/store/store.hpp"
 #include "master/tokens.hpp"
@@ -209,6 +210,15 @@ int serve(const Settings& s) {
   cs.default_charset = normalize_charset(s.default_charset);
   cs.measurement_retention_ms = s.measurement_retention_s * 1000;
   cs.group_ttl_ms = s.group_ttl_s * 1000;
+  cs.mirror_keep_ms = s.mirror_keep_s * 1000;
+  std::vector<MirrorUrl> mirror_urls;
+  for (const auto& text : s.mirrors) {
+    std::string problem;  // checked by check_settings already
+    if (auto u = parse_mirror_url(text, problem)) {
+      cs.mirrors.push_back(u->url);
+      mirror_urls.push_back(std::move(*u));
+    }
+  }
   Catalog catalog(st, cs, unix_now());
 
   MasterCounters counters;
@@ -237,9 +247,21 @@ int serve(const Settings& s) {
       }
     });
   };
+  MirrorOptions mo;
+  mo.interval = std::chrono::seconds(s.mirror_interval_s);
+  mo.timeout = std::chrono::milliseconds(s.mirror_timeout_ms);
+  mo.max_bytes = static_cast<std::size_t>(s.mirror_max_bytes);
+  mo.default_charset = cs.default_charset;
+  MirrorFetcher mirrors(io, mirror_urls, mo, [&](const MirrorUrl& url, const MirrorList& list) {
+    catalog.mirror_update(url.url, list, unix_now());
+  });
+
   RouteContext ctx{catalog,
                    unix_now,
-                   [&] { return render_metrics(catalog.stats(unix_now()), counters, &checker->counters()); },
+                   [&] {
+                     return render_metrics(catalog.stats(unix_now()), counters, &checker->counters()) +
+                            mirrors.metrics(catalog.mirror_held(unix_now()));
+                   },
                    start_touch_check,
                    web_page(),
                    [&](bool ok) { (ok ? counters.touches_ok : counters.touches_rejected).fetch_add(1); }};
@@ -353,14 +375,15 @@ int serve(const Settings& s) {
       return kExitRuntime;
     }
   }
+  mirrors.start();
   const auto stats = catalog.stats(unix_now());
   spdlog::info(
       "kaillera-master {} serving: gRPC on {} ({}), HTTP on http://{}/, address checks from UDP {}, database "
       "{} "
-      "(schema {}, {} relays, {} listed), report interval {} ms, open registration {}",
+      "(schema {}, {} relays, {} listed), report interval {} ms, open registration {}, {} mirrored lists",
       KF_VERSION, grpc_address, s.tls_cert.empty() ? "plaintext" : "TLS", http_address, check_address, s.db,
       migrated.to_version, stats.relays, stats.relays_listed, s.report_interval_ms,
-      s.open_registration ? "on" : "off");
+      s.open_registration ? "on" : "off", mirror_urls.size());
 
   io.run();
 
@@ -372,6 +395,7 @@ int serve(const Settings& s) {
   server->Wait();
   http->stop();
   checker->stop();
+  mirrors.stop();
   maintenance.cancel();
   io.restart();
   io.poll();

@@ -13,6 +13,7 @@
 
 #include "common/net/address.hpp"
 #include "master/charset.hpp"
+#include "master/mirror_parse.hpp"
 
 namespace kaillera::master {
 
@@ -68,6 +69,10 @@ const config::Keys<Settings>& toml_keys() {
       {"report_interval_ms", int_key(&Settings::report_interval_ms, 50, kHourMs)},
       {"max_relays_per_ip", int_key(&Settings::max_relays_per_ip, 1, 1000)},
       {"mirrors", [](const toml::node& n, Settings& s) { return get_strings(n, s.mirrors); }},
+      {"mirror_interval_s", int_key(&Settings::mirror_interval_s, 1, 86'400)},
+      {"mirror_keep_s", int_key(&Settings::mirror_keep_s, 1, 7 * 86'400)},
+      {"mirror_timeout_ms", int_key(&Settings::mirror_timeout_ms, 100, 120'000)},
+      {"mirror_max_bytes", int_key(&Settings::mirror_max_bytes, 1024, 64 * 1024 * 1024)},
       {"tls_cert", string_key(&Settings::tls_cert)},
       {"tls_key", string_key(&Settings::tls_key)},
       {"touch_ttl_ms", int_key(&Settings::touch_ttl_ms, 100, kDayMs)},
@@ -132,10 +137,22 @@ std::string check_settings(const Settings& s) {
     return "check_timeout_ms: must be 50..60000 (got " + std::to_string(s.check_timeout_ms) + ")";
   }
   for (const auto& url : s.mirrors) {
-    if ((url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) || url.size() > 2048 ||
-        url.find_first_of(" \t\r\n") != std::string::npos) {
-      return "mirrors: '" + url + "' is not an http:// or https:// URL";
-    }
+    std::string problem;
+    if (!parse_mirror_url(url, problem)) return "mirrors: " + problem;
+  }
+  if (s.mirror_interval_s < 1 || s.mirror_interval_s > 86'400) {
+    return "mirror_interval_s: must be 1..86400 (got " + std::to_string(s.mirror_interval_s) + ")";
+  }
+  if (s.mirror_keep_s < s.mirror_interval_s || s.mirror_keep_s > 7 * 86'400) {
+    return "mirror_keep_s: must be mirror_interval_s (" + std::to_string(s.mirror_interval_s) +
+           ")..604800, or a list's entries would vanish between two good fetches (got " +
+           std::to_string(s.mirror_keep_s) + ")";
+  }
+  if (s.mirror_timeout_ms < 100 || s.mirror_timeout_ms > 120'000) {
+    return "mirror_timeout_ms: must be 100..120000 (got " + std::to_string(s.mirror_timeout_ms) + ")";
+  }
+  if (s.mirror_max_bytes < 1024 || s.mirror_max_bytes > 64 * 1024 * 1024) {
+    return "mirror_max_bytes: must be 1024..67108864 (got " + std::to_string(s.mirror_max_bytes) + ")";
   }
   if (s.tls_cert.empty() != s.tls_key.empty()) return "tls_cert and tls_key: give both or neither";
   if (!s.tls_cert.empty() && !readable(s.tls_cert)) return "tls_cert: cannot read '" + s.tls_cert + "'";
@@ -170,7 +187,8 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   app.require_subcommand(0, 1);
   std::string config_file, db, grpc, http, check_bind, tls_cert, tls_key, default_charset, log_level,
       ready_file, pick_objective;
-  std::int64_t report_interval_ms = 0, touch_ttl_ms = 0, check_timeout_ms = 0, pick_deadline_ms = 0;
+  std::int64_t report_interval_ms = 0, touch_ttl_ms = 0, check_timeout_ms = 0, pick_deadline_ms = 0,
+               mirror_interval_s = 0, mirror_keep_s = 0, mirror_timeout_ms = 0, mirror_max_bytes = 0;
   int max_relays_per_ip = 0;
   std::vector<std::string> mirrors;
   bool open_registration = false, version = false;
@@ -187,9 +205,19 @@ LoadResult load_settings(const std::vector<std::string>& args) {
                                     "how often relays report; offline after 3 missed [10000]");
   auto* o_per_ip = app.add_option("--max-relays-per-ip", max_relays_per_ip,
                                   "open registrations (and touch servers) per IP [4]");
-  auto* o_mirror =
-      app.add_option("--mirror", mirrors, "a public list to mirror (repeatable; stored, future work)")
-          ->allow_extra_args(false);
+  auto* o_mirror = app.add_option("--mirror", mirrors,
+                                  "a public list to mirror: http://HOST/server_list.php, "
+                                  "...raw_server_list2.php?wg=1, ...server_list.json (repeatable; "
+                                  "#charset=NAME after the URL: the charset of its names)")
+                       ->allow_extra_args(false);
+  auto* o_mirror_interval = app.add_option("--mirror-interval-s", mirror_interval_s,
+                                           "how often each mirrored list is fetched [60]");
+  auto* o_mirror_keep = app.add_option("--mirror-keep-s", mirror_keep_s,
+                                       "how long a list that cannot be fetched keeps its entries [600]");
+  auto* o_mirror_timeout =
+      app.add_option("--mirror-timeout-ms", mirror_timeout_ms, "time limit of one fetch of a list [10000]");
+  auto* o_mirror_max = app.add_option("--mirror-max-bytes", mirror_max_bytes,
+                                      "size limit of a list's body; a longer one fails the fetch [1048576]");
   auto* o_cert = app.add_option("--tls-cert", tls_cert, "PEM certificate chain for gRPC TLS");
   auto* o_key = app.add_option("--tls-key", tls_key, "PEM private key for gRPC TLS");
   auto* o_ttl = app.add_option("--touch-ttl-ms", touch_ttl_ms,
@@ -274,6 +302,10 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   if (o_interval->count()) s.report_interval_ms = report_interval_ms;
   if (o_per_ip->count()) s.max_relays_per_ip = max_relays_per_ip;
   if (o_mirror->count()) s.mirrors = mirrors;
+  if (o_mirror_interval->count()) s.mirror_interval_s = mirror_interval_s;
+  if (o_mirror_keep->count()) s.mirror_keep_s = mirror_keep_s;
+  if (o_mirror_timeout->count()) s.mirror_timeout_ms = mirror_timeout_ms;
+  if (o_mirror_max->count()) s.mirror_max_bytes = mirror_max_bytes;
   if (o_cert->count()) s.tls_cert = tls_cert;
   if (o_key->count()) s.tls_key = tls_key;
   if (o_ttl->count()) s.touch_ttl_ms = touch_ttl_ms;

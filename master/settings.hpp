@@ -23,18 +23,23 @@ struct Settings {
   bool open_registration = false;
   std::int64_t report_interval_ms = 10'000;
   int max_relays_per_ip = 4;
-  std::vector<std::string> mirrors;  // stored; mirroring itself is future work
-  std::string tls_cert, tls_key;     // PEM files; both or neither
+  // Lists to mirror: http://HOST[:PORT]/PATH[#charset=NAME] (mirror_parse.hpp); also stored in the database.
+  std::vector<std::string> mirrors;
+  std::int64_t mirror_interval_s = 60;          // each list is fetched this often
+  std::int64_t mirror_keep_s = 600;             // a list that cannot be fetched keeps its entries this long
+  std::int64_t mirror_timeout_ms = 10'000;      // one whole fetch
+  std::int64_t mirror_max_bytes = 1024 * 1024;  // a longer body fails the fetch
+  std::string tls_cert, tls_key;                // PEM files; both or neither
   std::int64_t touch_ttl_ms = 120'000;
   std::int64_t check_timeout_ms = 3'000;
   std::string default_charset = "windows-1252";
   std::int64_t measurement_retention_s = 86'400;
   // The fair pick (docs/PICK.md).
-  std::string pick_objective = "hops";       // hops, latency, balanced: when a request names none
-  std::int64_t pick_deadline_ms = 3'000;     // how long a pick waits for probes unless the request says
-  std::int64_t pick_fresh_s = 3'600;         // older measurements are used, marked stale, and re-probed
-  int pick_hop_slack = 1;                    // balanced: hops within this of the smallest count as equal
-  std::int64_t group_ttl_s = 86'400;         // how long a group link works
+  std::string pick_objective = "hops";    // hops, latency, balanced: when a request names none
+  std::int64_t pick_deadline_ms = 3'000;  // how long a pick waits for probes unless the request says
+  std::int64_t pick_fresh_s = 3'600;      // older measurements are used, marked stale, and re-probed
+  int pick_hop_slack = 1;                 // balanced: hops within this of the smallest count as equal
+  std::int64_t group_ttl_s = 86'400;      // how long a group link works
   std::string log_level = "info";
   std::string config_file;  // --config
   std::string ready_file;   // --ready-file: JSON with the bound addresses, written once serving

@@ -65,7 +65,26 @@ TEST(MasterSettings, ProblemsNameTheKeyOrFlag) {
   r = load_settings(std::vector<std::string>{"--tls-cert", "/nonexistent.pem"});
   EXPECT_EQ(r.error, "invalid setting: tls_cert and tls_key: give both or neither");
   r = load_settings(std::vector<std::string>{"--mirror", "ftp://x"});
-  EXPECT_EQ(r.error, "invalid setting: mirrors: 'ftp://x' is not an http:// or https:// URL");
+  EXPECT_EQ(r.error, "invalid setting: mirrors: 'ftp://x' is not an http:// URL");
+  r = load_settings(
+      std::vector<std::string>{"--mirror", "https://kaillerareborn.2manygames.fr/server_list.json"});
+  EXPECT_EQ(r.error,
+            "invalid setting: mirrors: 'https://kaillerareborn.2manygames.fr/server_list.json': https is not "
+            "supported (this master reads lists over plain HTTP only; give the list's http:// address)");
+  r = load_settings(std::vector<std::string>{"--mirror", "http://x/list", "--mirror-interval-s", "60",
+                                             "--mirror-keep-s", "30"});
+  EXPECT_EQ(
+      r.error,
+      "invalid setting: mirror_keep_s: must be mirror_interval_s (60)..604800, or a list's entries would "
+      "vanish between two good fetches (got 30)");
+  r = load_settings(std::vector<std::string>{"--mirror", "http://x/list#charset=shift_jis",
+                                             "--mirror-interval-s", "1", "--mirror-keep-s", "3",
+                                             "--mirror-timeout-ms", "500", "--mirror-max-bytes", "2048"});
+  ASSERT_FALSE(r.exit) << r.error;
+  EXPECT_EQ(r.settings.mirror_interval_s, 1);
+  EXPECT_EQ(r.settings.mirror_keep_s, 3);
+  EXPECT_EQ(r.settings.mirror_timeout_ms, 500);
+  EXPECT_EQ(r.settings.mirror_max_bytes, 2048);
   r = load_settings(std::vector<std::string>{"--default-charset", "klingon"});
   EXPECT_EQ(r.error, "invalid setting: default_charset: unknown charset 'klingon'");
   r = load_settings(std::vector<std::string>{"--report-interval-ms", "10"});

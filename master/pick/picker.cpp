@@ -226,27 +226,30 @@ void Picker::pick(PickInput in, Done done) {
     return;
   }
   const std::uint64_t id = next_id_++;
-  Pending p;
+  // Registered before anything is sent: a relay may answer before send_() returns.
+  Pending& p = pending_[id];
   p.deadline = now + wait;
-  lock.unlock();
-  for (const auto& [relay_id, addresses] : asks) {
-    const std::string rid = "pick-" + std::to_string(id) + "-" + std::to_string(relay_id);
-    if (send_ && send_(relay_id, rid, addresses, static_cast<std::uint32_t>(wait))) {
-      p.outstanding[rid] = addresses.size();
-      p.requested += static_cast<std::uint32_t>(addresses.size());
-    }
-  }
-  if (p.outstanding.empty()) {
-    done(pick_now(in, now));
-    return;
-  }
   p.input = std::move(in);
   p.done = std::move(done);
-  lock.lock();
-  for (const auto& [rid, n] : p.outstanding)
+  std::vector<std::pair<std::string, std::int64_t>> requests;
+  for (const auto& [relay_id, addresses] : asks) {
+    const std::string rid = "pick-" + std::to_string(id) + "-" + std::to_string(relay_id);
+    p.outstanding[rid] = addresses.size();
+    p.requested += static_cast<std::uint32_t>(addresses.size());
     by_request_[rid] = id;
-  pending_.emplace(id, std::move(p));
+    requests.emplace_back(rid, relay_id);
+  }
   lock.unlock();
+  for (const auto& [rid, relay_id] : requests) {
+    if (send_ && send_(relay_id, rid, asks[relay_id], static_cast<std::uint32_t>(wait))) continue;
+    // No stream to that relay: nothing to wait for.
+    std::lock_guard relock(mu_);
+    by_request_.erase(rid);
+    if (auto it = pending_.find(id); it != pending_.end()) {
+      it->second.requested -= static_cast<std::uint32_t>(it->second.outstanding[rid]);
+      it->second.outstanding.erase(rid);
+    }
+  }
   cv_.notify_all();
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
@@ -21,6 +22,7 @@ namespace kf_netns {
 class Topology {
  public:
   explicit Topology(int routers) : prefix_("kf" + std::to_string(::getpid()) + "-"), routers_(routers) {
+    remove_orphans();
     for (int i = 1; i <= routers; ++i) {
       const std::string r = router(i);
       add_namespace(r);
@@ -97,6 +99,21 @@ class Topology {
     int router = 0;
   };
   static std::string router(int i) { return "r" + std::to_string(i); }
+
+  // Namespaces of an earlier run that was killed before its destructor ran ("kf<pid>-..." of a dead pid).
+  static void remove_orphans() {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/var/run/netns", ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("kf", 0) != 0) continue;
+      const auto dash = name.find('-');
+      if (dash == std::string::npos || dash < 3) continue;
+      const std::string pid = name.substr(2, dash - 2);
+      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      if (std::filesystem::exists("/proc/" + pid)) continue;
+      std::system(("ip netns del " + name + " >/dev/null 2>&1").c_str());
+    }
+  }
 
   void add_namespace(const std::string& name) {
     if (sh("ip netns add " + ns(name))) namespaces_.push_back(ns(name));

@@ -285,7 +285,7 @@ int serve(const Settings& s) {
                              return checker->check(at, std::move(done));
                            });
   pick::PickerSettings ps;
-  ps.default_objective = pick::parse_objective(s.pick_objective).value_or(pick::Objective::kHops);
+  ps.default_objective = pick::parse_objective(s.pick_objective).value_or(pick::Objective::kBalanced);
   ps.default_deadline_ms = s.pick_deadline_ms;
   ps.fresh_ms = s.pick_fresh_s * 1000;
   ps.hop_slack = s.pick_hop_slack;

@@ -64,6 +64,9 @@ Status validate(PickInput& in, const PickerSettings& settings) {
     return bad("hop_slack: 0 to 32 (got " + std::to_string(*in.hop_slack) + ")");
   }
   if (in.relay_ids.size() > 10'000) return bad("filter.relay_ids: at most 10000");
+  if (in.limit < 1 || in.limit > kMaxLimit) {
+    return bad("limit: 1 to " + std::to_string(kMaxLimit) + " (got " + std::to_string(in.limit) + ")");
+  }
   if (in.location_contains.size() > kMaxLocationBytes) return bad("filter.location_contains: too long");
   if (in.own.size() > kMaxOwnMeasurements) {
     return bad("own_measurements: at most " + std::to_string(kMaxOwnMeasurements));
@@ -178,8 +181,10 @@ PickOutput Picker::pick_now(const PickInput& in, UnixMillis now) const {
     return v;
   };
   const Ranking& main = rankings[static_cast<std::size_t>(out.objective)];
-  for (const Score& sc : main.ranked)
+  for (const Score& sc : main.ranked) {
+    if (out.ranking.size() >= in.limit) break;
     out.ranking.push_back(view(sc));
+  }
   for (const Excluded& e : main.excluded)
     out.excluded.emplace_back(*servers[e.candidate], e.reason);
   for (std::size_t o = 0; o < rankings.size(); ++o)

@@ -27,9 +27,11 @@ namespace kaillera::master::pick {
 
 inline constexpr std::size_t kMaxPlayers = 8;
 inline constexpr std::size_t kMaxOwnMeasurements = 8 * 1024;
+inline constexpr std::size_t kMaxLimit = 10'000;
 
 struct PickerSettings {
-  Objective default_objective = Objective::kHops;
+  // balanced: within a hop of the fewest, the fastest (bench/fairness: docs/BENCHMARKS.md, docs/PICK.md).
+  Objective default_objective = Objective::kBalanced;
   int hop_slack = 1;
   UnixMillis fresh_ms = 3600 * 1000;  // older values are used, marked stale, and re-probed
   UnixMillis default_deadline_ms = 3000;
@@ -54,6 +56,7 @@ struct PickInput {
   std::optional<UnixMillis> deadline_ms;
   std::vector<OwnMeasurement> own;
   std::optional<int> hop_slack;
+  std::size_t limit = 20;  // candidates kept in the ranking (the best of every objective is always kept)
 };
 
 // One candidate in an answer: the server as listed, its numbers, and each player's values there.

@@ -155,6 +155,10 @@ Status from_json(std::string_view body, PickInput& out) {
       std::int64_t d = 0;
       if (!get_int(v, "hop_slack", 0, 32, d, st)) return st;
       out.hop_slack = static_cast<int>(d);
+    } else if (key == "limit") {
+      std::int64_t d = 0;
+      if (!get_int(v, "limit", 1, static_cast<std::int64_t>(kMaxLimit), d, st)) return st;
+      out.limit = static_cast<std::size_t>(d);
     } else if (key == "group") {
       // handled by the route (it adds the group's members); accepted here so the body can carry it
       if (!v.is_string()) return bad("group: must be a string");
@@ -207,7 +211,7 @@ Status from_json(std::string_view body, PickInput& out) {
       return bad(
           key.substr(0, 40) +
           ": unknown key (known: players, objective, deadline_ms, hop_slack, filter, own_measurements, "
-          "group)");
+          "group, limit)");
     }
   }
   return Status::Ok();
@@ -274,6 +278,7 @@ Status from_proto(const v1::PickRequest& req, PickInput& out) {
       return bad("objective: unknown value " + std::to_string(req.objective()));
   }
   if (req.deadline_ms() > 0) out.deadline_ms = req.deadline_ms();
+  if (req.limit() > 0) out.limit = req.limit();
   if (req.has_hop_slack()) {
     if (req.hop_slack() > 32) return bad("hop_slack: 0 to 32 (got " + std::to_string(req.hop_slack()) + ")");
     out.hop_slack = static_cast<int>(req.hop_slack());

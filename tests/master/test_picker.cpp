@@ -291,6 +291,25 @@ TEST_F(MasterPicker, ObjectivesDisagreeAndTheAnswerSaysWhatEachWouldPick) {
   EXPECT_FALSE(j["alternatives"].contains("hops"));
 }
 
+TEST_F(MasterPicker, TheRankingIsCutAtTheLimitButEveryObjectivesBestIsKept) {
+  const auto a = add_relay("few-hops", 27888);
+  const auto b = add_relay("fast", 27890);
+  const auto c = add_relay("far", 27892);
+  measure(a, {m("10.0.0.1", 3, 120, kSourceLoginAck, kT0)});
+  measure(b, {m("10.0.0.1", 5, 40, kSourceLoginAck, kT0)});
+  measure(c, {m("10.0.0.1", 9, 20, kSourceLoginAck, kT0)});
+  make_picker();
+  PickInput in = players({"10.0.0.1"}, Objective::kHops);
+  in.limit = 1;
+  const PickOutput out = run(in);
+  ASSERT_EQ(out.ranking.size(), 1u);
+  EXPECT_EQ(out.ranking[0].server.relay_id, a);
+  ASSERT_TRUE(out.best_by[static_cast<int>(Objective::kLatency)]);
+  EXPECT_EQ(out.best_by[static_cast<int>(Objective::kLatency)]->server.relay_id, c);
+  in.limit = 0;
+  EXPECT_EQ(run(in).status.code, Code::kInvalidArgument);
+}
+
 TEST_F(MasterPicker, OwnMeasurementsFillGapsAndAreMarkedReported) {
   const auto a = add_relay("a", 27888);
   make_picker({}, /*streams=*/false);
@@ -388,6 +407,7 @@ TEST_F(PickRoutes, BadPickBodiesGetA400NamingTheProblem) {
   check(R"({"players": ["1.2.3.4"], "deadline_ms": -1})", "deadline_ms");
   check(R"({"players": ["999.2.3.4"]})", "players[0]");
   check(R"({"players": []})", "at least one player");
+  check(R"({"players": ["1.2.3.4"], "limit": 0})", "limit: 1 to 10000");
   EXPECT_EQ(call("GET", "/api/v1/pick").status, 405);
 }
 

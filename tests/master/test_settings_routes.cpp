@@ -28,6 +28,21 @@ TEST(MasterSettings, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(r.settings.http, "127.0.0.1:8080");
   EXPECT_EQ(r.settings.report_interval_ms, 10'000);
   EXPECT_FALSE(r.settings.open_registration);
+  // The fair pick: balanced by default (docs/PICK.md explains the benchmark behind it), 3 s for probes.
+  EXPECT_EQ(r.settings.pick_objective, "balanced");
+  EXPECT_EQ(r.settings.pick_deadline_ms, 3000);
+  EXPECT_EQ(r.settings.pick_hop_slack, 1);
+}
+
+TEST(MasterSettings, PickKeysAreChecked) {
+  auto r = load_settings(std::vector<std::string>{"--pick-objective", "fastest"});
+  EXPECT_EQ(r.error, "invalid setting: pick_objective: must be hops, latency or balanced (got 'fastest')");
+  r = load_settings(std::vector<std::string>{"--pick-deadline-ms", "20000"});
+  EXPECT_EQ(r.error, "invalid setting: pick_deadline_ms: must be 0..10000 (got 20000)");
+  r = load_settings(std::vector<std::string>{"--pick-objective", "hops", "--pick-deadline-ms", "500"});
+  ASSERT_FALSE(r.exit) << r.error;
+  EXPECT_EQ(r.settings.pick_objective, "hops");
+  EXPECT_EQ(r.settings.pick_deadline_ms, 500);
 }
 
 TEST(MasterSettings, FlagsOverrideTheConfigFile) {

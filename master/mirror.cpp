@@ -102,9 +102,20 @@ struct MirrorFetcher::Impl::Fetch : std::enable_shared_from_this<Fetch> {
   void write() {
     http::async_write(socket, req, [self = shared_from_this()](const beast::error_code& ec, std::size_t) {
       if (ec) return self->finish(ec);
-      http::async_read(self->socket, self->buffer, self->parser,
-                       [self](const beast::error_code& ec2, std::size_t) { self->finish(ec2); });
+      http::async_read_header(self->socket, self->buffer, self->parser,
+                              [self](const beast::error_code& ec2, std::size_t) { self->read_body(ec2); });
     });
+  }
+
+  void read_body(const beast::error_code& ec) {
+    if (ec) return finish(ec);
+    // Boost 1.74's parser does not hold a Content-Length against body_limit (it does for chunked bodies and
+    // bodies read to the end of the stream), so a declared length over the limit is refused here.
+    if (const auto length = parser.content_length(); length && *length > owner->options.max_bytes)
+      return finish(http::error::body_limit);
+    http::async_read(
+        socket, buffer, parser,
+        [self = shared_from_this()](const beast::error_code& ec2, std::size_t) { self->finish(ec2); });
   }
 
   void abort() {

@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "kaillera/directory/v1/directory.grpc.pb.h"
+#include "tests/master/list_server.hpp"
 #include "tests/master/master_harness.hpp"
 
 namespace {
@@ -164,6 +165,87 @@ void screenshot(const TempDir& dir, std::uint16_t port, const std::string& size,
 TEST_F(MasterWeb, ScreenshotsAtPhoneAndDesktopSizes) {
   screenshot(dir_, master_->http_port(), "390,844", "master-phone.png");
   screenshot(dir_, master_->http_port(), "1280,720", "master-desktop.png");
+}
+
+// A Japanese relay (its name in Shift_JIS, reported over gRPC) and a server mirrored from a Shift_JIS list
+// that the test serves (`#charset=shift_jis`): the page shows both names as the right characters, and the
+// mirrored one marked external. Names are KAILLERA.md §8 vectors 25 ("定員30名") and 9 ("じょｎ").
+TEST(MasterWebMirror, ThePageShowsShiftJisNamesAndAMirroredServerMarkedExternal) {
+  if (chromium() == nullptr) GTEST_SKIP() << "chromium is not installed";
+  TempDir dir;
+  ListServer lists;
+  lists.set("/server_list.php",
+            {200, "text/plain", "\x82\xb6\x82\xe5\x82\x8e\r\n10.9.9.9:27888;5/20;0;0.86;Osaka\r\n"});
+  Master master(dir, {"--mirror", lists.url("/server_list.php") + "#charset=shift_jis", "--mirror-interval-s",
+                      "1", "--mirror-keep-s", "60"});
+  const auto added =
+      run_command(KF_MASTER_BIN, {"relay", "add", "jp", "--db", dir / "master.db"}, dir / "add.log");
+  ASSERT_EQ(added.exit_code, 0) << added.output;
+  const auto end = added.output.find_last_not_of('\n');
+  const std::string token =
+      added.output.substr(added.output.rfind('\n', end) + 1, end - added.output.rfind('\n', end));
+  {
+    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(master.grpc_port()),
+                                       grpc::InsecureChannelCredentials());
+    auto stub = v1::RelayRegistry::NewStub(channel);
+    v1::RegisterRequest req;
+    req.set_token(token);
+    req.mutable_info()->mutable_name()->set_raw("\x92\xe8\x88\xf5\x33\x30\x96\xbc");
+    req.mutable_info()->set_charset("shift_jis");
+    req.mutable_info()->set_public_host("127.0.0.1");
+    req.mutable_info()->set_handshake_port(27888);
+    req.mutable_info()->set_game_port_first(27889);
+    req.mutable_info()->set_max_users(8);
+    v1::RegisterResponse reg;
+    {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+      ASSERT_TRUE(stub->Register(&ctx, req, &reg).ok());
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    auto rw = stub->Report(&ctx);
+    v1::RelayMessage hello;
+    hello.mutable_hello()->set_relay_id(reg.relay_id());
+    hello.mutable_hello()->set_session_key(reg.session_key());
+    ASSERT_TRUE(rw->Write(hello));
+    v1::RelayMessage report;
+    report.mutable_report()->set_users(1);
+    ASSERT_TRUE(rw->Write(report));
+    rw->WritesDone();
+    ASSERT_TRUE(rw->Finish().ok());
+  }
+  // Both listed (the relay online, the mirrored server fetched).
+  ASSERT_TRUE(poll_until(
+      [&] {
+        const std::string list = http_get(master.http_port(), "/server_list.php").body;
+        return list.find("127.0.0.1:27888") != std::string::npos &&
+               list.find("10.9.9.9:27888") != std::string::npos;
+      },
+      10s, 20ms))
+      << master.log();
+
+  auto args = chromium_args(dir, "profile-mirror");
+  args.push_back("--dump-dom");
+  args.push_back("http://127.0.0.1:" + std::to_string(master.http_port()) + "/");
+  Process browser(chromium(), args, dir / "dom.html");
+  ASSERT_EQ(browser.wait_exit(90s), 0) << browser.log().substr(0, 4000);
+  const std::string dom = browser.log();
+  const std::string jon = "\xE3\x81\x98\xE3\x82\x87\xEF\xBD\x8E";  // じょｎ
+  const auto mirrored = dom.find(jon);
+  ASSERT_NE(mirrored, std::string::npos) << dom.substr(0, 6000);
+  // The "external" tag sits in the same name cell, right after the name.
+  const auto cell_end = dom.find("</td>", mirrored);
+  const auto tag = dom.find(">external<", mirrored);
+  EXPECT_NE(tag, std::string::npos);
+  EXPECT_LT(tag, cell_end);
+  const auto relay = dom.find("\xE5\xAE\x9A\xE5\x93\xA1\x33\x30\xE5\x90\x8D");  // 定員30名
+  ASSERT_NE(relay, std::string::npos);
+  // Our own relay is not marked external.
+  const auto relay_cell_end = dom.find("</td>", relay);
+  const auto relay_tag = dom.find(">external<", relay);
+  EXPECT_TRUE(relay_tag == std::string::npos || relay_tag > relay_cell_end);
+  EXPECT_EQ(master.stop(), 0);
 }
 
 }  // namespace

@@ -48,6 +48,7 @@ json candidate_json(const CandidateView& c) {
             {"name", s.name.utf8},
             {"host", s.host},
             {"port", s.port},
+            {"game_ports", {s.game_port_first, s.game_port_last}},
             {"location", s.location.utf8},
             {"external", s.external},
             {"users", s.users},
@@ -89,6 +90,8 @@ void candidate_proto(const CandidateView& c, v1::PickCandidate& out) {
   master::to_proto(c.server.name, *out.mutable_name());
   out.set_host(c.server.host);
   out.set_port(static_cast<std::uint32_t>(c.server.port));
+  out.set_game_port_first(static_cast<std::uint32_t>(c.server.game_port_first));
+  out.set_game_port_last(static_cast<std::uint32_t>(c.server.game_port_last));
   out.set_external(c.server.external);
   out.set_max_hops(c.score.max_hops);
   out.set_spread(c.score.spread);

@@ -147,6 +147,7 @@ TEST_F(MasterPicker, ReportedMeasurementsPickTheRelayWithTheSmallestLargestHopCo
   const json j = json::parse(to_json(out));
   EXPECT_EQ(j["best"]["relay"]["name"], "middle");
   EXPECT_EQ(j["best"]["relay"]["port"], 27890);
+  EXPECT_EQ(j["best"]["relay"]["game_ports"], json::array({27891, 27891}));
   EXPECT_EQ(j["best"]["max_hops"], 5);
   EXPECT_EQ(j["best"]["max_rtt_ms"], 50);
   EXPECT_EQ(j["best"]["players"][1]["address"], "10.0.0.2");

@@ -62,11 +62,11 @@ TEST(System, RelayReportsToMasterAndEveryListShowsIt) {
   ASSERT_FALSE(token.empty());
   auto master = start_master(dir, db);
   ASSERT_NE(master.http_port, 0) << master.process->log();
-  // The relay's name in its charset (Windows-1252 "Süd"), as Kaillera text is.
+  // The relay's name as configured (UTF-8 "Süd"); the relay speaks its charset, Windows-1252.
   auto relay =
       start_relay(dir, "system",
                   {"--name",
-                   "S\xfc"
+                   "S\xc3\xbc"
                    "d relay",
                    "--location", "Loopback", "--master", "127.0.0.1:" + std::to_string(master.grpc_port),
                    "--token", token, "--public-address", "127.0.0.1"});

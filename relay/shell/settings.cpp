@@ -357,7 +357,7 @@ LoadResult load_settings(const std::vector<std::string>& args) {
       "Flags override the config file; docs/OPERATING.md describes every key.",
       "kaillera-relay"};
   std::string config_file, listen, game_ports, name, location, website, max_users, token, public_address,
-      master_tls_ca;
+      master_tls_ca, charset;
   std::string metrics, log_level, ready_file;
   std::vector<std::string> masters, announce;
   bool version = false;
@@ -370,6 +370,8 @@ LoadResult load_settings(const std::vector<std::string>& args) {
                      "game UDP port: PORT (one shared port) or FIRST-LAST (a port per client) [27889]");
   auto* o_name = app.add_option("--name", name, "server name shown in the lists");
   auto* o_location = app.add_option("--location", location, "location shown in the lists");
+  auto* o_charset = app.add_option("--charset", charset,
+                                   "how clients' text is read and the relay's own is written [windows-1252]");
   auto* o_website = app.add_option("--website", website, "website URL shown in the lists");
   auto* o_max_users = app.add_option("--max-users", max_users, "most users at once, 0 = unlimited [100]");
   auto* o_master = app.add_option("--master", masters, "master HOST:PORT to report to (repeatable)")
@@ -426,6 +428,7 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   }
   if (o_name->count()) s.core.name = name;
   if (o_location->count()) s.core.location = location;
+  if (o_charset->count()) s.core.charset = charset;
   if (o_website->count()) s.core.website = website;
   if (o_max_users->count()) {
     auto n = parse_u32(max_users);

@@ -201,3 +201,36 @@ TEST(System, FairInARoomAsksTheMasterAndAnswersInTheRoom) {
   relay.process->signal(SIGTERM);
   EXPECT_EQ(relay.process->wait_exit(10s), 0);
 }
+
+// A Japanese relay: its name configured in UTF-8 with charset shift_jis reaches the master as Shift_JIS bytes
+// plus the charset; the classic list serves those bytes as they came, the JSON API the right characters.
+TEST(System, AShiftJisRelayNameRoundTrips) {
+  TempDir dir;
+  const std::string db = (dir / "master.db").string();
+  const std::string token = issue_token(dir, db);
+  ASSERT_FALSE(token.empty());
+  auto master = start_master(dir, db);
+  ASSERT_NE(master.http_port, 0) << master.process->log();
+  const std::string utf8 = "\xe6\x9d\xb1\xe4\xba\xac\xe3\x83\xaa\xe3\x83\xac\xe3\x83\xbc";  // 東京リレー
+  const std::string sjis = "\x93\x8c\x8b\x9e\x83\x8a\x83\x8c\x81\x5b";  // the same, Shift_JIS
+  auto relay = start_relay(
+      dir, "sjis",
+      {"--name", utf8, "--charset", "shift_jis", "--master", "127.0.0.1:" + std::to_string(master.grpc_port),
+       "--token", token, "--public-address", "127.0.0.1"});
+  ASSERT_NE(relay.handshake_port, 0) << relay.process->log();
+  nlohmann::json entry;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        entry = relay_entry(master.http_port);
+        return entry.is_object() && entry.value("online", false);
+      },
+      6s))
+      << master.process->log();
+  EXPECT_EQ(entry.value("name", ""), utf8);
+  EXPECT_EQ(entry.value("charset", ""), "shift_jis");
+  const std::string raw = http_get(master.http_port, "/raw_server_list2.php").body;
+  EXPECT_NE(raw.find(sjis + "\r\n127.0.0.1:" + std::to_string(relay.handshake_port) + ";"), std::string::npos)
+      << raw;
+  relay.process->signal(SIGTERM);
+  EXPECT_EQ(relay.process->wait_exit(10s), 0);
+}

@@ -15,7 +15,7 @@ std::optional<std::uint8_t> GameDataCache::find(Bytes data) const {
   const std::uint32_t h = hash(data);
   for (std::size_t i = size_; i-- > 0;) {  // newest first: repeated inputs are usually recent
     const std::size_t p = physical(i);
-    if (hashes_[p] == h && entries_[p].size() == data.size() &&
+    if (hashes_[p] == h && !unknown_[p] && entries_[p].size() == data.size() &&
         std::equal(data.begin(), data.end(), entries_[p].begin())) {
       return static_cast<std::uint8_t>(i);
     }
@@ -34,6 +34,12 @@ void GameDataCache::append(Bytes data) {
   }
   entries_[p].assign(data.begin(), data.end());
   hashes_[p] = hash(data);
+  unknown_[p] = false;
+}
+
+void GameDataCache::append_unknown() {
+  append(Bytes());
+  unknown_[physical(size_ - 1)] = true;
 }
 
 std::optional<Bytes> GameDataCache::at(std::uint8_t index) const {

@@ -23,6 +23,10 @@ class GameDataCache {
   std::optional<std::uint8_t> find(Bytes data) const;
   // Appends `data` as the newest entry, evicting the oldest when full.
   void append(Bytes data);
+  // Appends an entry whose content is not known (a receiver's mirror after the sender's 0x12 was lost for
+  // good): positions stay aligned with the sender's cache, find() never matches it, and is_unknown() says so.
+  void append_unknown();
+  bool is_unknown(std::uint8_t index) const { return index < size_ && unknown_[physical(index)]; }
   // The entry at logical position `index`, or nullopt when the cache holds fewer entries.
   std::optional<Bytes> at(std::uint8_t index) const;
 
@@ -38,6 +42,7 @@ class GameDataCache {
 
   std::array<std::vector<std::uint8_t>, kCapacity> entries_;
   std::array<std::uint32_t, kCapacity> hashes_{};
+  std::array<bool, kCapacity> unknown_{};
   std::size_t head_ = 0;  // physical slot of logical position 0
   std::size_t size_ = 0;
 };

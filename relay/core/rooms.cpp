@@ -290,7 +290,8 @@ void Server::Impl::on_game_data(Session& s, ByteSpan data, TimePoint now) {
     return;
   }
   p->in_cache.append(data);  // the mirror of the client's cache takes every full 0x12
-  if (!p->playing) return;   // a dropped player's input no longer counts
+  note_cache_use(*p, false);
+  if (!p->playing) return;  // a dropped player's input no longer counts
   on_input(*g, *p, data, now);
 }
 
@@ -309,9 +310,34 @@ void Server::Impl::on_cached_game_data(Session& s, std::uint8_t index, TimePoint
               "Game data error: cache position " + std::to_string(index) + " is empty; the game may desync");
     return;
   }
+  note_cache_use(*p, true);
   if (!p->playing) return;
+  if (p->in_cache.is_unknown(index)) {
+    // Its 0x12 was lost for good: the input is not known. Zeros keep the stream aligned, as for lost input.
+    ++counters.lost_cache_refs;
+    play_zeros(*g, *p, 1, now);
+    return;
+  }
   // The cache entry may be replaced while we read it only by an append, which on_input does not do.
   on_input(*g, *p, *entry, now);
+}
+
+void Server::Impl::note_cache_use(Player& p, bool hit) {
+  if (p.recent_hits + p.recent_misses >= 64) {
+    p.recent_hits /= 2;
+    p.recent_misses /= 2;
+  }
+  ++(hit ? p.recent_hits : p.recent_misses);
+}
+
+void Server::Impl::play_zeros(Game& g, Player& p, std::uint16_t packets, TimePoint now) {
+  if (p.bytes_per_frame == 0) p.bytes_per_frame = common_bytes_per_frame(g);  // its first packets were lost
+  if (p.bytes_per_frame == 0) return;
+  static const std::array<std::uint8_t, 8192> kZeros{};
+  const std::size_t packet = std::size_t{p.conn_type} * p.bytes_per_frame;
+  if (packet > kZeros.size()) return;
+  for (std::uint16_t i = 0; i < packets; ++i)
+    on_input(g, p, ByteSpan(kZeros.data(), packet), now);
 }
 
 std::uint32_t Server::Impl::common_bytes_per_frame(const Game& g) const {
@@ -430,14 +456,14 @@ void Server::Impl::fill_lost_input(Session& s, std::uint16_t lost, TimePoint now
   for (const auto& q : g->players) {
     if (Session* o = session(q.user_id); o && !q.left) room_info(*o, line);
   }
-  if (p->bytes_per_frame == 0)
-    p->bytes_per_frame = common_bytes_per_frame(*g);  // its first packets were lost
-  if (p->bytes_per_frame == 0) return;
-  static const std::array<std::uint8_t, 8192> kZeros{};
-  const std::size_t packet = std::size_t{p->conn_type} * p->bytes_per_frame;
-  if (packet > kZeros.size()) return;
-  for (std::uint16_t i = 0; i < lost; ++i)
-    on_input(*g, *p, ByteSpan(kZeros.data(), packet), now);
+  // The lost messages that were 0x12 went into the client's cache: the mirror takes as many unknown entries,
+  // estimated from how this client's recent input split between 0x12 and 0x13, so later 0x13 positions stay
+  // aligned (a mirror off by one would turn every later cached input into another one).
+  const std::uint32_t seen = std::uint32_t{p->recent_hits} + p->recent_misses;
+  const std::uint32_t misses = seen == 0 ? lost : (std::uint32_t{lost} * p->recent_misses + seen / 2) / seen;
+  for (std::uint32_t i = 0; i < misses; ++i)
+    p->in_cache.append_unknown();
+  play_zeros(*g, *p, lost, now);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

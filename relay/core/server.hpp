@@ -54,8 +54,9 @@ struct Counters {
   std::uint64_t games_started = 0;
   std::uint64_t desyncs = 0;  // players dropped by the data deadline or lost input
   std::uint64_t resends = 0;
-  std::uint64_t lost_messages = 0;  // client seqs lost for good
-  std::uint64_t gaps = 0;           // holes in client seqs waited for (most filled by the client's resend)
+  std::uint64_t lost_messages = 0;    // client seqs lost for good
+  std::uint64_t lost_cache_refs = 0;  // 0x13 naming a cache entry whose 0x12 was lost for good: zeros played
+  std::uint64_t gaps = 0;             // holes in client seqs waited for (most filled by the client's resend)
   std::uint64_t game_data_in = 0;
   std::uint64_t game_data_out = 0;
   std::uint64_t cache_hits_out = 0;  // 0x13 sent instead of 0x12

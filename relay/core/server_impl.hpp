@@ -78,7 +78,10 @@ struct Player {
   std::uint32_t in_frames = 0;
   std::vector<std::uint8_t> out_accum;  // assembled frames waiting for a whole block
   std::uint32_t accum_frames = 0;
-  proto::GameDataCache in_cache;   // mirror of what this client sent (resolves its 0x13)
+  proto::GameDataCache in_cache;  // mirror of what this client sent (resolves its 0x13)
+  // How often this client's recent input came as 0x13 (hits) or 0x12 (misses), halved every 64 messages: the
+  // best guess of how many of the messages it lost for good were 0x12 that its own cache took in.
+  std::uint16_t recent_hits = 0, recent_misses = 0;
   proto::GameDataCache out_cache;  // mirror of what we sent it
   TimePoint last_data{};
   // Lag statistics: frames this player was the last to supply, and the time others waited for it.
@@ -224,6 +227,8 @@ struct Server::Impl {
   void emit_frames(Game& g, TimePoint now);
   void send_block(Player& p, Session& s);
   void on_input(Game& g, Player& p, ByteSpan data, TimePoint now);
+  void note_cache_use(Player& p, bool hit);
+  void play_zeros(Game& g, Player& p, std::uint16_t packets, TimePoint now);
   void fill_lost_input(Session& s, std::uint16_t lost, TimePoint now);
   std::uint32_t common_bytes_per_frame(const Game& g) const;
   std::uint32_t player_count(const Game& g) const;

@@ -21,7 +21,7 @@ namespace kaillera::relay::shell {
 // --------------------------------------------------------------------------------------------
 
 // A new Counters field must be exported here too; this fails to compile until it is.
-static_assert(sizeof(Counters) == 25 * sizeof(std::uint64_t), "Counters changed: update render_metrics()");
+static_assert(sizeof(Counters) == 26 * sizeof(std::uint64_t), "Counters changed: update render_metrics()");
 // Likewise for the prober's counters and render_probe_metrics().
 static_assert(sizeof(probe::Counters) ==
                   (7 + probe::kMethods + probe::kMethods * probe::kOutcomes) * sizeof(std::uint64_t),
@@ -82,6 +82,8 @@ std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStat
   counter(out, "desyncs", c.desyncs, "Players dropped by the data deadline or lost input.");
   counter(out, "resends", c.resends, "Resends to clients that missed messages.");
   counter(out, "lost_messages", c.lost_messages, "Client messages lost for good.");
+  counter(out, "lost_cache_refs", c.lost_cache_refs,
+          "Cached inputs (0x13) naming an entry whose 0x12 was lost for good; zeros were played.");
   counter(out, "gaps", c.gaps, "Holes in client seqs waited for (the client usually sends them again).");
   counter(out, "game_data_in", c.game_data_in, "Game data messages received.");
   counter(out, "game_data_out", c.game_data_out, "Game data messages sent.");

@@ -83,3 +83,26 @@ TEST(GameCache, OutOfRangeIndexAndClear) {
   EXPECT_FALSE(c.at(0));
   EXPECT_EQ(c.size(), 0u);
 }
+
+TEST(GameCache, UnknownEntriesKeepPositionsAndNeverMatch) {
+  p::GameDataCache c;
+  c.append(entry(1));
+  c.append_unknown();  // the sender's 0x12 of entry(2) was lost: its content is not known here
+  c.append(entry(3));
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_FALSE(c.is_unknown(0));
+  EXPECT_TRUE(c.is_unknown(1));
+  EXPECT_FALSE(c.is_unknown(2));
+  const auto third = *c.at(2);
+  EXPECT_EQ(std::vector<std::uint8_t>(third.begin(), third.end()),
+            entry(3));                           // still at the sender's position 2
+  EXPECT_FALSE(c.find(p::Bytes()).has_value());  // an unknown entry matches nothing, not even ""
+  // Shifting out of a full cache moves the mark with its entry, and a slot reused by append is known again.
+  for (int i = 0; i < 254; ++i)  // 3 + 254 entries: the last append evicts entry(1)
+    c.append(entry(10 + i));
+  ASSERT_EQ(c.size(), 256u);
+  EXPECT_TRUE(c.is_unknown(0));  // the unknown entry moved down from position 1 to 0
+  c.append(entry(999));          // evicts it; its slot now holds entry(999), a known entry
+  for (int i = 0; i < 256; ++i)
+    EXPECT_FALSE(c.is_unknown(static_cast<std::uint8_t>(i))) << i;
+}

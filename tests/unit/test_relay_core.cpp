@@ -729,6 +729,32 @@ TEST(RelayGame, AHoleNotFilledInTimeIsPlayedAsZeros) {
   EXPECT_EQ(t.h.server().counters().lost_messages, 2u);
 }
 
+TEST(RelayGame, ACachedInputNamingALostEntryIsPlayedAsZerosAndLaterOnesStayAligned) {
+  r::Config cfg;
+  cfg.gap_wait = 500ms;
+  TwoPlayers t(cfg);
+  t.start();
+  for (int f = 0; f < 8; ++f)
+    t.a.send(p::GameData{"", bytes({0xA0 + f, 0})});
+  // As above: B0 and B1 are lost for good. They were full 0x12 inputs, so b's cache holds B0..B5 at positions
+  // 0..5 while the relay never saw B0 and B1: its mirror must keep two unknown entries in their place.
+  for (int f = 0; f < 4; ++f)
+    t.b.send_silently(p::GameData{"", bytes({0xB0 + f, 1})});
+  t.b.send(p::GameData{"", bytes({0xB4, 1})});
+  t.h.advance(600ms);
+  t.b.send(p::GameData{"", bytes({0xB5, 1})});
+  // b repeats B3 (its position 3) and then B0 (its position 0, never seen by the relay).
+  t.b.send(p::CachedGameData{"", 3});
+  t.b.send(p::CachedGameData{"", 0});
+  p::GameDataCache ca;
+  auto ba = blocks(t.a, ca);
+  ASSERT_EQ(ba.size(), 8u);
+  EXPECT_EQ(ba[6], bytes({0xA6, 0, 0xB3, 1}));  // aligned: position 3 is B3, not B5
+  EXPECT_EQ(ba[7], bytes({0xA7, 0, 0, 0}));     // unknown: zeros, and counted
+  EXPECT_EQ(t.h.server().counters().lost_messages, 2u);
+  EXPECT_EQ(t.h.server().counters().lost_cache_refs, 1u);
+}
+
 TEST(RelayGame, StalledGameResendsToThePlayerItWaitsFor) {
   TwoPlayers t;
   t.start();

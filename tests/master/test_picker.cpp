@@ -325,6 +325,33 @@ TEST_F(MasterPicker, OwnMeasurementsFillGapsAndAreMarkedReported) {
   EXPECT_EQ(out.ranking[0].players[0].value.rtt_ms, 70);
 }
 
+TEST_F(MasterPicker, AnExternalServerIsACandidateOnlyWithThePlayersOwnMeasurements) {
+  const auto ours = add_relay("ours", 27888);
+  measure(ours, {m("10.0.0.1", 6, 60, kSourceLoginAck, kT0)});
+  // An EmuLinker-style server that touched this master (external: no relay measures for it).
+  TouchInput t;
+  t.protocol = std::string(store::kProtocolTouchList);
+  t.address = {0xC6336414, 27888};  // 198.51.100.20
+  t.name = "EmuLinker box";
+  t.users = 1;
+  t.max_users = 50;
+  const auto touched = catalog_->touch(t, kT0);
+  ASSERT_TRUE(touched.status.ok()) << touched.status.message;
+  catalog_->touch_checked(t.address, true, kT0);
+  make_picker({}, /*streams=*/false);
+  const PickOutput without = run(players({"10.0.0.1"}, Objective::kHops));
+  ASSERT_EQ(without.ranking.size(), 1u);
+  EXPECT_EQ(without.ranking[0].server.relay_id, ours);
+  PickInput with = players({"10.0.0.1"}, Objective::kHops);
+  with.own.push_back({"10.0.0.1", "198.51.100.20", 27888, 2, 20});
+  const PickOutput out = run(with);
+  ASSERT_EQ(out.ranking.size(), 2u);
+  EXPECT_TRUE(out.ranking[0].server.external);
+  EXPECT_EQ(out.ranking[0].server.host, "198.51.100.20");
+  EXPECT_EQ(out.ranking[0].players[0].value.source, Source::kReported);
+  EXPECT_EQ(out.ranking[1].server.relay_id, ours);
+}
+
 TEST_F(MasterPicker, BadRequestsAreRefusedNamingTheField) {
   make_picker();
   EXPECT_EQ(run(players({})).status.code, Code::kInvalidArgument);

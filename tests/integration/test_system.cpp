@@ -53,24 +53,48 @@ nlohmann::json relay_entry(std::uint16_t http_port) {
   return all["relays"][0];
 }
 
+// A master with its SQLite file and one relay registered to it with an operator token.
+class System : public ::testing::Test {
+ protected:
+  void start(const std::string& tag, std::vector<std::string> relay_args) {
+    const std::string db = (dir / "master.db").string();
+    const std::string token = issue_token(dir, db);
+    ASSERT_FALSE(token.empty());
+    master = start_master(dir, db);
+    ASSERT_NE(master.http_port, 0) << master.process->log();
+    relay_args.insert(relay_args.end(), {"--master", "127.0.0.1:" + std::to_string(master.grpc_port),
+                                         "--token", token, "--public-address", "127.0.0.1"});
+    relay = start_relay(dir, tag, relay_args);
+    ASSERT_NE(relay.handshake_port, 0) << relay.process->log();
+  }
+  void wait_online() {
+    ASSERT_TRUE(poll_until(
+        [&] {
+          const auto e = relay_entry(master.http_port);
+          return e.is_object() && e.value("online", false);
+        },
+        6s))
+        << master.process->log();
+  }
+  void stop_relay() {
+    relay.process->signal(SIGTERM);
+    EXPECT_EQ(relay.process->wait_exit(10s), 0);
+  }
+
+  TempDir dir;
+  RunningMaster master;
+  RunningRelay relay;
+};
+
 }  // namespace
 
-TEST(System, RelayReportsToMasterAndEveryListShowsIt) {
-  TempDir dir;
-  const std::string db = (dir / "master.db").string();
-  const std::string token = issue_token(dir, db);
-  ASSERT_FALSE(token.empty());
-  auto master = start_master(dir, db);
-  ASSERT_NE(master.http_port, 0) << master.process->log();
+TEST_F(System, RelayReportsToMasterAndEveryListShowsIt) {
   // The relay's name as configured (UTF-8 "Süd"); the relay speaks its charset, Windows-1252.
-  auto relay =
-      start_relay(dir, "system",
-                  {"--name",
+  start("system", {"--name",
                    "S\xc3\xbc"
                    "d relay",
-                   "--location", "Loopback", "--master", "127.0.0.1:" + std::to_string(master.grpc_port),
-                   "--token", token, "--public-address", "127.0.0.1"});
-  ASSERT_NE(relay.handshake_port, 0) << relay.process->log();
+                   "--location", "Loopback"});
+  if (HasFatalFailure()) return;
 
   // Two players in a waiting room of up to three (the third never comes).
   kc::PlayerOptions o;
@@ -131,25 +155,11 @@ TEST(System, RelayReportsToMasterAndEveryListShowsIt) {
 // "/fair" in a room: the relay asks the master's PickRelay for the room's players and answers in the room's
 // chat. The players are on loopback, so the relay measured them at 0 hops when they logged in, and as the
 // only relay it is the pick ("(this relay)"). The same players through POST /api/v1/pick give the same relay.
-TEST(System, FairInARoomAsksTheMasterAndAnswersInTheRoom) {
-  TempDir dir;
-  const std::string db = (dir / "master.db").string();
-  const std::string token = issue_token(dir, db);
-  ASSERT_FALSE(token.empty());
-  auto master = start_master(dir, db);
-  ASSERT_NE(master.http_port, 0) << master.process->log();
-  auto relay =
-      start_relay(dir, "fair",
-                  {"--name", "Fair relay", "--master", "127.0.0.1:" + std::to_string(master.grpc_port),
-                   "--token", token, "--public-address", "127.0.0.1"});
-  ASSERT_NE(relay.handshake_port, 0) << relay.process->log();
-  ASSERT_TRUE(poll_until(
-      [&] {
-        const auto e = relay_entry(master.http_port);
-        return e.is_object() && e.value("online", false);
-      },
-      6s))
-      << master.process->log();
+TEST_F(System, FairInARoomAsksTheMasterAndAnswersInTheRoom) {
+  start("fair", {"--name", "Fair relay"});
+  if (HasFatalFailure()) return;
+  wait_online();
+  if (HasFatalFailure()) return;
 
   kc::PlayerOptions o;
   o.session.server = {0x7F000001, relay.handshake_port};
@@ -198,26 +208,16 @@ TEST(System, FairInARoomAsksTheMasterAndAnswersInTheRoom) {
   const auto j = nlohmann::json::parse(res.body);
   EXPECT_EQ(j["best"]["relay"]["name"], "Fair relay");
   EXPECT_EQ(j["best"]["players"][0]["hops"], 0);
-  relay.process->signal(SIGTERM);
-  EXPECT_EQ(relay.process->wait_exit(10s), 0);
+  stop_relay();
 }
 
 // A Japanese relay: its name configured in UTF-8 with charset shift_jis reaches the master as Shift_JIS bytes
 // plus the charset; the classic list serves those bytes as they came, the JSON API the right characters.
-TEST(System, AShiftJisRelayNameRoundTrips) {
-  TempDir dir;
-  const std::string db = (dir / "master.db").string();
-  const std::string token = issue_token(dir, db);
-  ASSERT_FALSE(token.empty());
-  auto master = start_master(dir, db);
-  ASSERT_NE(master.http_port, 0) << master.process->log();
+TEST_F(System, AShiftJisRelayNameRoundTrips) {
   const std::string utf8 = "\xe6\x9d\xb1\xe4\xba\xac\xe3\x83\xaa\xe3\x83\xac\xe3\x83\xbc";  // 東京リレー
   const std::string sjis = "\x93\x8c\x8b\x9e\x83\x8a\x83\x8c\x81\x5b";  // the same, Shift_JIS
-  auto relay = start_relay(
-      dir, "sjis",
-      {"--name", utf8, "--charset", "shift_jis", "--master", "127.0.0.1:" + std::to_string(master.grpc_port),
-       "--token", token, "--public-address", "127.0.0.1"});
-  ASSERT_NE(relay.handshake_port, 0) << relay.process->log();
+  start("sjis", {"--name", utf8, "--charset", "shift_jis"});
+  if (HasFatalFailure()) return;
   nlohmann::json entry;
   ASSERT_TRUE(poll_until(
       [&] {
@@ -231,6 +231,5 @@ TEST(System, AShiftJisRelayNameRoundTrips) {
   const std::string raw = http_get(master.http_port, "/raw_server_list2.php").body;
   EXPECT_NE(raw.find(sjis + "\r\n127.0.0.1:" + std::to_string(relay.handshake_port) + ";"), std::string::npos)
       << raw;
-  relay.process->signal(SIGTERM);
-  EXPECT_EQ(relay.process->wait_exit(10s), 0);
+  stop_relay();
 }

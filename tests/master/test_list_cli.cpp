@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kaillera/directory/v1/directory.grpc.pb.h"
-#include "tests/master/master_harness.hpp"
+#include "tests/master/cli_harness.hpp"
 
 namespace {
 
@@ -18,45 +18,6 @@ using nlohmann::json;
 
 const std::string kCafe = std::string("Caf\xE9 Relay");  // windows-1252
 const std::string kCafeUtf8 = "Caf\xC3\xA9 Relay";
-
-std::chrono::system_clock::time_point deadline(std::chrono::milliseconds ms = 5000ms) {
-  return std::chrono::system_clock::now() + ms;
-}
-
-// The `kaillera` binary to completion with stdout and stderr apart; killed and reaped if it overruns.
-struct CliResult {
-  int exit_code = -1;  // -1: did not finish in time
-  std::string out, err;
-  std::chrono::milliseconds took{0};
-};
-
-CliResult run_cli(const TempDir& dir, const std::vector<std::string>& args,
-                  std::chrono::milliseconds timeout = 20s) {
-  static int serial = 0;
-  const std::string base = dir / ("cli-" + std::to_string(++serial));
-  const auto start = Clock::now();
-  Process cli(KF_CLIENT_BIN, args, base + ".out",
-              base + ".err");  // killed and reaped if the test leaves early
-  CliResult r;
-  const auto code = cli.wait_exit(timeout);
-  r.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-  r.exit_code = code.value_or(-1);
-  r.out = read_file(base + ".out");
-  r.err = read_file(base + ".err");
-  return r;
-}
-
-// `kaillera-master relay add NAME --db DB`: the token from the last line of its output.
-std::string add_relay(const TempDir& dir, const std::string& name) {
-  const auto r =
-      run_command(KF_MASTER_BIN, {"relay", "add", name, "--db", dir / "master.db"}, dir / "relay-add.log");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  const auto end = r.output.find_last_not_of("\n");
-  const auto start = r.output.rfind('\n', end);
-  std::string token = r.output.substr(start + 1, end - start);
-  EXPECT_EQ(token.rfind("kf_", 0), 0u) << r.output;
-  return token;
-}
 
 v1::RegisterRequest register_request(const std::string& token, const std::string& name, std::uint32_t port,
                                      std::uint32_t max_users) {

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "kaillera/directory/v1/directory.grpc.pb.h"
-#include "tests/master/master_harness.hpp"
+#include "tests/master/cli_harness.hpp"
 
 namespace {
 
@@ -17,46 +17,12 @@ using namespace kf_master_test;
 namespace v1 = kaillera::directory::v1;
 using nlohmann::json;
 
-std::chrono::system_clock::time_point deadline(std::chrono::milliseconds ms = 5000ms) {
-  return std::chrono::system_clock::now() + ms;
-}
-
-struct CliResult {
-  int exit_code = -1;  // -1: did not finish in time
-  std::string out, err;
-};
-
-// The `kaillera` binary to completion, stdout and stderr apart; killed and reaped if it overruns.
-CliResult run_cli(const TempDir& dir, const std::vector<std::string>& args,
-                  std::chrono::milliseconds timeout = 30s) {
-  static int serial = 0;
-  const std::string base = dir / ("cli-" + std::to_string(++serial));
-  Process cli(KF_CLIENT_BIN, args, base + ".out", base + ".err");
-  CliResult r;
-  r.exit_code = cli.wait_exit(timeout).value_or(-1);
-  r.out = read_file(base + ".out");
-  r.err = read_file(base + ".err");
-  return r;
-}
-
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);)
     lines.push_back(line);
   return lines;
-}
-
-// `kaillera-master relay add NAME --db DB`: the token from the last line of its output.
-std::string add_relay(const TempDir& dir, const std::string& name) {
-  const auto r =
-      run_command(KF_MASTER_BIN, {"relay", "add", name, "--db", dir / "master.db"}, dir / "relay-add.log");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  const auto end = r.output.find_last_not_of("\n");
-  const auto start = r.output.rfind('\n', end);
-  std::string token = r.output.substr(start + 1, end - start);
-  EXPECT_EQ(token.rfind("kf_", 0), 0u) << r.output;
-  return token;
 }
 
 v1::RegisterRequest register_request(const std::string& token, const std::string& name, std::uint32_t port) {

@@ -68,32 +68,6 @@ struct Stream {
   std::unique_ptr<grpc::ClientReaderWriter<v1::RelayMessage, v1::MasterMessage>> rw;
 };
 
-// A TCP port on 127.0.0.1 that nobody serves: bound (so no one else takes it) and, with `listen`, accepting
-// connections into the backlog without ever answering — a master that hangs.
-class DeadPort {
- public:
-  explicit DeadPort(bool listen) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) throw std::runtime_error("socket failed");
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind failed");
-    if (listen && ::listen(fd_, 16) != 0) throw std::runtime_error("listen failed");
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~DeadPort() { ::close(fd_); }
-  DeadPort(const DeadPort&) = delete;
-  DeadPort& operator=(const DeadPort&) = delete;
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-};
-
 class ListCli : public ::testing::Test {
  protected:
   void start() {

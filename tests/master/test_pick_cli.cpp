@@ -62,30 +62,6 @@ struct Stream {
   std::unique_ptr<grpc::ClientReaderWriter<v1::RelayMessage, v1::MasterMessage>> rw;
 };
 
-// A TCP port on 127.0.0.1 that is bound but not listening: connections to it are refused.
-class ClosedPort {
- public:
-  ClosedPort() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) throw std::runtime_error("socket failed");
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind failed");
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~ClosedPort() { ::close(fd_); }
-  ClosedPort(const ClosedPort&) = delete;
-  ClosedPort& operator=(const ClosedPort&) = delete;
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-};
-
 const json* find_by_name(const json& list, const std::string& name, const char* key = nullptr) {
   for (const auto& e : list) {
     const json& n = key ? e[key]["name"] : e["name"];
@@ -226,7 +202,7 @@ TEST_F(PickCli, ProbePingsEveryListedRelayAndShowsTheSilentOne) {
 }
 
 TEST_F(PickCli, ProbeWithoutMasterIsExitOneNamingIt) {
-  const ClosedPort closed;
+  const DeadPort closed(/*listen=*/false);  // connections are refused
   const auto r = run_cli(dir_, {"probe", "--master", closed.address(), "--json"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -464,6 +465,45 @@ TEST_F(PickRoutes, AGroupLinkCollectsEachVisitorAndPicksForThem) {
   const HttpResponse via_pick = call("POST", "/api/v1/pick", R"({"group": ")" + code + R"("})");
   ASSERT_EQ(via_pick.status, 200) << via_pick.body;
   EXPECT_EQ(json::parse(via_pick.body)["players"].size(), 2u);
+}
+
+}  // namespace
+}  // namespace kaillera::master::pick
+
+namespace kaillera::master::pick {
+namespace {
+
+// Whatever arrives as a pick body — every prefix of a valid one, and random bytes — gets an answer (accepted
+// or refused with a message), never an exception or a crash.
+TEST(PickJson, EveryPrefixAndRandomBodiesAreAnsweredWithoutThrowing) {
+  const std::string valid =
+      R"({"players": ["203.0.113.7", "198.51.100.2"], "objective": "balanced", "deadline_ms": 100, "limit": 3, )"
+      R"("hop_slack": 2, "filter": {"location": "eu", "relay_ids": ["1"]}, "group": "abcd2345", )"
+      R"("own_measurements": [{"player": "203.0.113.7", "host": "h", "port": 27888, "hops": 3, "rtt_ms": null}]})";
+  PickInput full;
+  ASSERT_TRUE(from_json(valid, full).ok());
+  EXPECT_EQ(full.players.size(), 2u);
+  EXPECT_EQ(full.limit, 3u);
+  EXPECT_EQ(full.hop_slack, 2);
+  ASSERT_EQ(full.own.size(), 1u);
+  EXPECT_EQ(full.own[0].hops, 3);
+  EXPECT_EQ(full.own[0].rtt_ms, -1);
+  std::size_t refused = 0;
+  for (std::size_t n = 0; n < valid.size(); ++n) {
+    PickInput in;
+    EXPECT_NO_THROW(refused += from_json(valid.substr(0, n), in).ok() ? 0 : 1) << n;
+  }
+  EXPECT_EQ(refused, valid.size()) << "every strict prefix is incomplete JSON";
+  std::mt19937 rng(5);
+  for (int i = 0; i < 2000; ++i) {
+    std::string body(rng() % 64, '\0');
+    for (auto& c : body)
+      c = "{}[]\":,0123456789 -players objective limit\x80\xff"[rng() % 45];
+    PickInput in;
+    EXPECT_NO_THROW((void)from_json(body, in));
+    PickerSettings s;
+    EXPECT_NO_THROW((void)validate(in, s));
+  }
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ inline constexpr int kExitConfig = 2;   // bad flag, bad config key or value
 
 struct Settings {
   Config core;                        // handed to the Server
-  std::vector<std::string> masters;   // HOST:PORT, for the master reporter (future work)
+  std::vector<std::string> masters;   // HOST:PORT of each master to report to (the first answers /fair)
   std::string token;                  // the relay's token at its masters
   std::string master_tls_ca;          // PEM of the CA for TLS to the masters; empty = plaintext
   bool probe = true;                  // answer masters' probe requests with ICMP echo / UDP probes

@@ -270,7 +270,9 @@ TEST(Reporter, ReportsOverTlsWhenGivenTheMastersCa) {
     std::lock_guard lock(svc.mu);
     return !svc.reports.empty();
   }));
-  EXPECT_EQ(rep.state(), r::MasterReporter::State::kStreaming);
+  // The reporter marks itself streaming once its first Write has returned, which may be after the master
+  // already holds the report.
+  EXPECT_TRUE(eventually([&] { return rep.state() == r::MasterReporter::State::kStreaming; }));
   rep.stop();
   std::filesystem::remove_all(dir);
   std::filesystem::remove_all(other_dir);

@@ -38,7 +38,7 @@ struct Settings {
   std::string pick_objective = "balanced";  // hops, latency, balanced: when a request names none
   std::int64_t pick_deadline_ms = 3'000;    // how long a pick waits for probes unless the request says
   std::int64_t pick_fresh_s = 3'600;        // older measurements are used, marked stale, and re-probed
-  int pick_hop_slack = 1;                   // balanced: hops within this of the smallest count as equal
+  int pick_hop_slack = 3;                   // balanced: hops within this of the smallest count as equal
   std::int64_t group_ttl_s = 86'400;        // how long a group link works
   std::string log_level = "info";
   std::string config_file;  // --config

@@ -32,7 +32,7 @@ inline constexpr std::size_t kMaxLimit = 10'000;
 struct PickerSettings {
   // balanced: within a hop of the fewest, the fastest (bench/fairness: docs/BENCHMARKS.md, docs/PICK.md).
   Objective default_objective = Objective::kBalanced;
-  int hop_slack = 1;
+  int hop_slack = 3;                  // docs/BENCHMARKS.md: the smallest slack that meets the 95 % goal
   UnixMillis fresh_ms = 3600 * 1000;  // older values are used, marked stale, and re-probed
   UnixMillis default_deadline_ms = 3000;
   UnixMillis max_deadline_ms = 10'000;

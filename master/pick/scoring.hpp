@@ -61,7 +61,7 @@ struct Candidate {
 
 struct Options {
   Objective objective = Objective::kHops;
-  int hop_slack = 1;  // balanced only
+  int hop_slack = 3;  // balanced only (the master's default pick_hop_slack)
 };
 
 // The numbers of one candidate, for ordering and for the answer.

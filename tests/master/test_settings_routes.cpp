@@ -31,7 +31,7 @@ TEST(MasterSettings, DefaultsAreTheDocumentedOnes) {
   // The fair pick: balanced by default (docs/PICK.md explains the benchmark behind it), 3 s for probes.
   EXPECT_EQ(r.settings.pick_objective, "balanced");
   EXPECT_EQ(r.settings.pick_deadline_ms, 3000);
-  EXPECT_EQ(r.settings.pick_hop_slack, 1);
+  EXPECT_EQ(r.settings.pick_hop_slack, 3);
 }
 
 TEST(MasterSettings, PickKeysAreChecked) {

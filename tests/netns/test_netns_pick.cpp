@@ -136,9 +136,12 @@ class NetnsPick : public ::testing::Test {
     const auto ready = dir_ / "master.json";
     master_ = std::make_unique<Process>(
         "/usr/sbin/ip",
-        std::vector<std::string>{"netns", "exec", topo_->ns("m"), KF_MASTER_BIN, "--db", db, "--grpc",
-                                 master_addr_ + ":27800", "--http", master_addr_ + ":8080",
-                                 "--report-interval-ms", "200", "--ready-file", ready.string()},
+        std::vector<std::string>{
+            "netns", "exec", topo_->ns("m"), KF_MASTER_BIN, "--db", db, "--grpc", master_addr_ + ":27800",
+            "--http", master_addr_ + ":8080", "--report-interval-ms", "200",
+            // The topology's answer is about hops: /fair and the group page, which use the
+            // master's default objective, must ask the same question as the picks below.
+            "--pick-objective", "hops", "--ready-file", ready.string()},
         dir_ / "master.log");
     ASSERT_TRUE(poll_until([&] { return std::filesystem::exists(ready) || master_->poll_exit(); }, 10s));
     ASSERT_TRUE(std::filesystem::exists(ready)) << master_->log();

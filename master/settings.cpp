@@ -20,36 +20,23 @@ namespace kaillera::master {
 namespace {
 
 using Setter = config::Setter<Settings>;
-using config::type_name;
 
 template <typename T>
 Setter int_key(T Settings::*field, std::int64_t min, std::int64_t max) {
-  return [=](const toml::node& n, Settings& s) -> std::string {
-    const std::string want = "must be an integer " + std::to_string(min) + ".." + std::to_string(max);
-    const auto* v = n.as_integer();
-    if (v == nullptr) return want + " (got " + type_name(n) + ")";
-    if (v->get() < min || v->get() > max) return want + " (got " + std::to_string(v->get()) + ")";
-    s.*field = static_cast<T>(v->get());
-    return {};
+  return [=](const toml::node& n, Settings& s) {
+    std::int64_t x = 0;
+    std::string problem = config::get_int(n, min, max, x);
+    if (problem.empty()) s.*field = static_cast<T>(x);
+    return problem;
   };
 }
 
 Setter string_key(std::string Settings::*field) {
-  return [=](const toml::node& n, Settings& s) -> std::string {
-    const auto* v = n.as_string();
-    if (v == nullptr) return "must be a string (got " + type_name(n) + ")";
-    s.*field = v->get();
-    return {};
-  };
+  return [=](const toml::node& n, Settings& s) { return config::get_string(n, s.*field); };
 }
 
 Setter bool_key(bool Settings::*field) {
-  return [=](const toml::node& n, Settings& s) -> std::string {
-    const auto* v = n.as_boolean();
-    if (v == nullptr) return "must be true or false (got " + type_name(n) + ")";
-    s.*field = v->get();
-    return {};
-  };
+  return [=](const toml::node& n, Settings& s) { return config::get_bool(n, s.*field); };
 }
 
 std::string get_strings(const toml::node& n, std::vector<std::string>& out) {

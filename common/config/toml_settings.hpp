@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <sstream>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,6 +52,24 @@ inline std::string type_name(const toml::node& n) {
 inline std::string get_string(const toml::node& n, std::string& out) {
   const auto* v = n.as_string();
   if (v == nullptr) return "must be a string (got " + type_name(n) + ")";
+  out = v->get();
+  return {};
+}
+
+// An integer min..max; `want` names what is wanted ("must be an integer 1..100" unless given).
+inline std::string get_int(const toml::node& n, std::int64_t min, std::int64_t max, std::int64_t& out,
+                           std::string want = {}) {
+  if (want.empty()) want = "must be an integer " + std::to_string(min) + ".." + std::to_string(max);
+  const auto* v = n.as_integer();
+  if (v == nullptr) return want + " (got " + type_name(n) + ")";
+  if (v->get() < min || v->get() > max) return want + " (got " + std::to_string(v->get()) + ")";
+  out = v->get();
+  return {};
+}
+
+inline std::string get_bool(const toml::node& n, bool& out) {
+  const auto* v = n.as_boolean();
+  if (v == nullptr) return "must be true or false (got " + type_name(n) + ")";
   out = v->get();
   return {};
 }

@@ -30,36 +30,26 @@ using config::type_name;
 
 template <typename T>
 Setter uint_key(T Config::*field, std::int64_t min, std::int64_t max) {
-  return [=](const toml::node& n, Settings& s) -> std::string {
-    const std::string want = "must be an integer " + std::to_string(min) + ".." + std::to_string(max);
-    const auto* v = n.as_integer();
-    if (v == nullptr) return want + " (got " + type_name(n) + ")";
-    const std::int64_t x = v->get();
-    if (x < min || x > max) return want + " (got " + std::to_string(x) + ")";
-    s.core.*field = static_cast<T>(x);
-    return {};
+  return [=](const toml::node& n, Settings& s) {
+    std::int64_t x = 0;
+    std::string problem = config::get_int(n, min, max, x);
+    if (problem.empty()) s.core.*field = static_cast<T>(x);
+    return problem;
   };
 }
 
 Setter millis_key(Millis Config::*field, std::int64_t max) {
-  return [=](const toml::node& n, Settings& s) -> std::string {
-    const std::string want = "must be an integer number of milliseconds 0.." + std::to_string(max);
-    const auto* v = n.as_integer();
-    if (v == nullptr) return want + " (got " + type_name(n) + ")";
-    const std::int64_t x = v->get();
-    if (x < 0 || x > max) return want + " (got " + std::to_string(x) + ")";
-    s.core.*field = Millis(x);
-    return {};
+  return [=](const toml::node& n, Settings& s) {
+    std::int64_t x = 0;
+    std::string problem =
+        config::get_int(n, 0, max, x, "must be an integer number of milliseconds 0.." + std::to_string(max));
+    if (problem.empty()) s.core.*field = Millis(x);
+    return problem;
   };
 }
 
 Setter bool_key(bool Config::*field) {
-  return [=](const toml::node& n, Settings& s) -> std::string {
-    const auto* v = n.as_boolean();
-    if (v == nullptr) return "must be true or false (got " + type_name(n) + ")";
-    s.core.*field = v->get();
-    return {};
-  };
+  return [=](const toml::node& n, Settings& s) { return config::get_bool(n, s.core.*field); };
 }
 
 Setter double_key(double Config::*field, double min, double max) {
@@ -87,24 +77,16 @@ Setter string_key(std::string Config::*field) {
 }
 
 Setter shell_uint_key(std::uint32_t Settings::*field, std::int64_t min, std::int64_t max) {
-  return [=](const toml::node& n, Settings& s) -> std::string {
-    const std::string want = "must be an integer " + std::to_string(min) + ".." + std::to_string(max);
-    const auto* v = n.as_integer();
-    if (v == nullptr) return want + " (got " + type_name(n) + ")";
-    const std::int64_t x = v->get();
-    if (x < min || x > max) return want + " (got " + std::to_string(x) + ")";
-    s.*field = static_cast<std::uint32_t>(x);
-    return {};
+  return [=](const toml::node& n, Settings& s) {
+    std::int64_t x = 0;
+    std::string problem = config::get_int(n, min, max, x);
+    if (problem.empty()) s.*field = static_cast<std::uint32_t>(x);
+    return problem;
   };
 }
 
 Setter shell_bool_key(bool Settings::*field) {
-  return [=](const toml::node& n, Settings& s) -> std::string {
-    const auto* v = n.as_boolean();
-    if (v == nullptr) return "must be true or false (got " + type_name(n) + ")";
-    s.*field = v->get();
-    return {};
-  };
+  return [=](const toml::node& n, Settings& s) { return config::get_bool(n, s.*field); };
 }
 
 Setter shell_string_key(std::string Settings::*field) {

@@ -19,15 +19,30 @@ json maybe(int v) {
   return v < 0 ? json(nullptr) : json(v);
 }
 
-json frame_delays_json(int max_rtt) {
-  json out = json::array();
+// What the relay would send in 0x11 at `max_rtt` for each connection type (KAILLERA.md §5.3); empty when the
+// RTT is unknown. Both answer formats list these.
+struct FrameDelay {
+  std::uint8_t conn_type;
+  std::uint16_t delay;
+  std::uint32_t input_lag;
+};
+std::vector<FrameDelay> frame_delays(int max_rtt) {
+  std::vector<FrameDelay> out;
   if (max_rtt < 0) return out;
   for (std::uint8_t ct = 1; ct <= 6; ++ct) {
     const auto d = proto::frame_delay(static_cast<std::uint32_t>(max_rtt), ct);
-    out.push_back({{"connection_type", ct},
-                   {"name", std::string(proto::conn_type_name(ct))},
-                   {"frame_delay", d},
-                   {"input_lag_frames", proto::input_lag_frames(d, ct)}});
+    out.push_back({ct, d, proto::input_lag_frames(d, ct)});
+  }
+  return out;
+}
+
+json frame_delays_json(int max_rtt) {
+  json out = json::array();
+  for (const FrameDelay& f : frame_delays(max_rtt)) {
+    out.push_back({{"connection_type", f.conn_type},
+                   {"name", std::string(proto::conn_type_name(f.conn_type))},
+                   {"frame_delay", f.delay},
+                   {"input_lag_frames", f.input_lag}});
   }
   return out;
 }
@@ -108,14 +123,11 @@ void candidate_proto(const CandidateView& c, v1::PickCandidate& out) {
     o->set_stale(p.value.stale);
     o->set_age_ms(p.value.age_ms);
   }
-  if (c.score.max_rtt_ms >= 0) {
-    for (std::uint8_t ct = 1; ct <= 6; ++ct) {
-      auto* f = out.add_frame_delays();
-      const auto d = proto::frame_delay(static_cast<std::uint32_t>(c.score.max_rtt_ms), ct);
-      f->set_connection_type(ct);
-      f->set_frame_delay(d);
-      f->set_input_lag_frames(proto::input_lag_frames(d, ct));
-    }
+  for (const FrameDelay& f : frame_delays(c.score.max_rtt_ms)) {
+    auto* o = out.add_frame_delays();
+    o->set_connection_type(f.conn_type);
+    o->set_frame_delay(f.delay);
+    o->set_input_lag_frames(f.input_lag);
   }
 }
 

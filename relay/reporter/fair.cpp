@@ -1,15 +1,14 @@
 #include "relay/reporter/fair.hpp"
 
 #include <condition_variable>
-#include <fstream>
 #include <mutex>
 #include <set>
-#include <sstream>
 
 #include <grpcpp/grpcpp.h>
 
 #include "common/text/charset.hpp"
 #include "kaillera/directory/v1/directory.grpc.pb.h"
+#include "relay/reporter/reporter.hpp"
 
 namespace kaillera::relay {
 
@@ -39,16 +38,7 @@ struct FairAsker::Impl {
 
 FairAsker::FairAsker(std::string master, std::string tls_ca, std::chrono::milliseconds deadline)
     : impl_(std::make_shared<Impl>()) {
-  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
-  if (!tls_ca.empty()) {
-    std::ifstream f(tls_ca);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    grpc::SslCredentialsOptions o;
-    o.pem_root_certs = ss.str();
-    creds = grpc::SslCredentials(o);
-  }
-  impl_->stub = v1::Directory::NewStub(grpc::CreateChannel(master, creds));
+  impl_->stub = v1::Directory::NewStub(grpc::CreateChannel(master, master_credentials(tls_ca)));
   impl_->deadline = deadline;
 }
 

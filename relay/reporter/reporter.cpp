@@ -156,16 +156,18 @@ bool MasterReporter::wait_for(std::chrono::milliseconds d) {
   return !cv_.wait_for(lock, d, [this] { return stopping_; });
 }
 
+std::shared_ptr<grpc::ChannelCredentials> master_credentials(const std::string& tls_ca) {
+  if (tls_ca.empty()) return grpc::InsecureChannelCredentials();
+  std::ifstream f(tls_ca);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = ss.str();
+  return grpc::SslCredentials(o);
+}
+
 void MasterReporter::run() {
-  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
-  if (!options_.tls_ca.empty()) {
-    std::ifstream f(options_.tls_ca);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    grpc::SslCredentialsOptions o;
-    o.pem_root_certs = ss.str();
-    creds = grpc::SslCredentials(o);
-  }
+  const auto creds = master_credentials(options_.tls_ca);
   auto backoff = options_.initial_backoff;
   while (true) {
     {

@@ -21,7 +21,15 @@
 
 #include "relay/core/server.hpp"
 
+namespace grpc {
+class ChannelCredentials;
+}
+
 namespace kaillera::relay {
+
+// How the relay talks to a master: TLS trusting the CA in the PEM file `tls_ca`, or plaintext when it is
+// empty. Used by the reporter and by /fair's PickRelay call.
+std::shared_ptr<grpc::ChannelCredentials> master_credentials(const std::string& tls_ca);
 
 struct ReporterOptions {
   std::string master;  // HOST:PORT of the master's gRPC endpoint

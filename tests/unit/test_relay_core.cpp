@@ -704,21 +704,29 @@ TEST(RelayGame, AHoleInAClientsSeqsIsWaitedForAndFilledByItsResend) {
   EXPECT_EQ(t.h.server().counters().lost_messages, 0u);
 }
 
-TEST(RelayGame, AHoleNotFilledInTimeIsPlayedAsZeros) {
-  r::Config cfg;
-  cfg.gap_wait = 500ms;
-  TwoPlayers t(cfg);
+// a sends inputs A0..A(a_frames-1); b's first four datagrams are lost, and after gap_wait (500 ms) the sixth
+// repeats only B2..B4: B0 and B1 are lost for good. b's own cache holds B0..B5 at positions 0..5.
+namespace {
+void lose_b0_and_b1_for_good(TwoPlayers& t, int a_frames) {
   t.start();
-  for (int f = 0; f < 6; ++f)
+  for (int f = 0; f < a_frames; ++f)
     t.a.send(p::GameData{"", bytes({0xA0 + f, 0})});
   // Four datagrams lost: the fifth still repeats B1..B3, so only B0 is missing; the relay waits for it.
   for (int f = 0; f < 4; ++f)
     t.b.send_silently(p::GameData{"", bytes({0xB0 + f, 1})});
   t.b.send(p::GameData{"", bytes({0xB4, 1})});
   t.h.advance(600ms);
-  // The wait is over. This datagram repeats B2..B4: B0 and B1 are given up and played as zeros, which keeps
-  // b's stream aligned with the frames b meant them for.
   t.b.send(p::GameData{"", bytes({0xB5, 1})});
+}
+}  // namespace
+
+TEST(RelayGame, AHoleNotFilledInTimeIsPlayedAsZeros) {
+  r::Config cfg;
+  cfg.gap_wait = 500ms;
+  TwoPlayers t(cfg);
+  // The wait is over: B0 and B1 are given up and played as zeros, which keeps b's stream aligned with the
+  // frames b meant them for.
+  lose_b0_and_b1_for_good(t, 6);
   p::GameDataCache ca;
   auto ba = blocks(t.a, ca);
   ASSERT_EQ(ba.size(), 6u);
@@ -733,16 +741,9 @@ TEST(RelayGame, ACachedInputNamingALostEntryIsPlayedAsZerosAndLaterOnesStayAlign
   r::Config cfg;
   cfg.gap_wait = 500ms;
   TwoPlayers t(cfg);
-  t.start();
-  for (int f = 0; f < 8; ++f)
-    t.a.send(p::GameData{"", bytes({0xA0 + f, 0})});
-  // As above: B0 and B1 are lost for good. They were full 0x12 inputs, so b's cache holds B0..B5 at positions
-  // 0..5 while the relay never saw B0 and B1: its mirror must keep two unknown entries in their place.
-  for (int f = 0; f < 4; ++f)
-    t.b.send_silently(p::GameData{"", bytes({0xB0 + f, 1})});
-  t.b.send(p::GameData{"", bytes({0xB4, 1})});
-  t.h.advance(600ms);
-  t.b.send(p::GameData{"", bytes({0xB5, 1})});
+  // B0 and B1 were full 0x12 inputs lost for good: b's cache holds B0..B5 at positions 0..5 while the relay
+  // never saw B0 and B1, so its mirror must keep two unknown entries in their place.
+  lose_b0_and_b1_for_good(t, 8);
   // b repeats B3 (its position 3) and then B0 (its position 0, never seen by the relay).
   t.b.send(p::CachedGameData{"", 3});
   t.b.send(p::CachedGameData{"", 0});

@@ -6,11 +6,11 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
-#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>

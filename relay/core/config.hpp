@@ -27,7 +27,7 @@ struct Config {
   std::uint32_t max_users = 100;     // 0 = unlimited (also bounded by the port range in per-client mode)
   std::uint32_t max_ping_ms = 1000;  // logins above are refused
   std::uint8_t allowed_conn_types = 0x7E;  // bit n set = connection type n allowed (1..6)
-  std::vector<std::string> admins;         // IPv4 addresses whose users may run admin commands
+  std::vector<std::string> admins;  // IPv4 addresses given the admin level (the access file's shorthand)
   std::vector<std::string> motd = {"Welcome to a Kaillera Federation relay."};
 
   // Limits (KAILLERA.md §6.4).
@@ -72,6 +72,21 @@ struct Config {
   // Handshake port abuse limits, per source IP.
   double hello_rate = 5;  // HELLO/PING per second
   double hello_burst = 20;
+
+  // Abuse limits (elevated users and staff are exempt).
+  std::uint32_t max_logins_per_address = 0;  // users logged in from one IP at once; 0 = unlimited
+  bool refuse_url_names = true;              // names with www., http://, https://, ://, '\\'
+  std::uint32_t join_spam_limit = 4;         // joins of one room from one IP within join_spam_window ...
+  Millis join_spam_window = Millis(60000);   // ... above the limit are refused; 0 = off
+  std::uint32_t command_burst = 5;           // commands in a row, then one per chat_flood
+  std::uint32_t p2p_forced_above = 60;  // /p2pon for everyone while playing above this many users; 0 = never
+
+  // Moderation.
+  Millis moderator_max_silence = Millis(15 * 60000);  // moderators silence at most this long; admins any
+  bool audit_chat = false;                            // lobby, room and private chat go to the audit log too
+
+  // Play.
+  bool same_delay = false;  // rooms start with /samedelay on: every player gets the highest ping's delay
 };
 
 // An empty string when the config is usable, else the first problem, naming its key.

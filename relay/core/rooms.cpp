@@ -4,16 +4,13 @@
 
 #include "common/kaillera/conn_type.hpp"
 #include "relay/core/server_impl.hpp"
+#include "relay/core/text_util.hpp"
 
 namespace kaillera::relay {
 
 namespace {
 constexpr auto kStallResendInterval = std::chrono::milliseconds(250);
 constexpr auto kNetsyncTimeout = std::chrono::seconds(60);
-
-bool has_control_chars(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
-}
 }  // namespace
 
 Player* Server::Impl::player_of(Game& g, std::uint16_t user_id) {
@@ -23,14 +20,37 @@ Player* Server::Impl::player_of(Game& g, std::uint16_t user_id) {
   return nullptr;
 }
 
+std::uint8_t Server::Impl::owner_conn_type(const Game& g) const {
+  auto it = sessions.find(g.owner);
+  return it != sessions.end() ? it->second->conn_type : std::uint8_t{1};
+}
+
 std::uint32_t Server::Impl::player_count(const Game& g) const {
   return static_cast<std::uint32_t>(
       std::count_if(g.players.begin(), g.players.end(), [](const Player& p) { return !p.left; }));
 }
 
 void Server::Impl::game_status_to_all(const Game& g) {
-  send_all(proto::GameStatus{"", g.id, game_status(g), static_cast<std::uint8_t>(player_count(g)),
-                             static_cast<std::uint8_t>(g.max_players)});
+  send_lobby(proto::GameStatus{"", g.id, game_status(g), static_cast<std::uint8_t>(player_count(g)),
+                               static_cast<std::uint8_t>(g.max_players)},
+             g.id);
+}
+
+void Server::Impl::announce_to_room(const Game& g, std::string_view line) {
+  for (const auto& p : g.players) {
+    if (Session* o = session(p.user_id); o && !p.left && o->game_id == g.id) room_info(*o, line);
+  }
+}
+
+bool Server::Impl::join_spam(Game& g, std::uint32_t ip, TimePoint now) {
+  if (cfg.join_spam_window.count() == 0 || cfg.join_spam_limit == 0) return false;
+  while (!g.recent_joins.empty() && now - g.recent_joins.front().second > cfg.join_spam_window)
+    g.recent_joins.pop_front();
+  const auto n = std::count_if(g.recent_joins.begin(), g.recent_joins.end(),
+                               [ip](const auto& j) { return j.first == ip; });
+  if (static_cast<std::uint32_t>(n) >= cfg.join_spam_limit) return true;
+  if (g.recent_joins.size() < 256) g.recent_joins.emplace_back(ip, now);
+  return false;
 }
 
 std::uint32_t Server::Impl::allocate_game_id() {
@@ -56,14 +76,23 @@ void Server::Impl::on_create_game(Session& s, const proto::CreateGame& m, TimePo
     reason = "game name too long";
   } else if (has_control_chars(rom) || rom.find('|') != std::string_view::npos) {
     reason = "game name contains illegal characters";
-  } else if (!s.admin && s.last_create && now - *s.last_create < cfg.create_flood) {
+  } else if (!s.exempt() && s.last_create && now - *s.last_create < cfg.create_flood) {
     reason = "flood control, wait a moment";
+  } else if (!s.staff() && !mod.access().game_allowed(rom)) {
+    ++counters.refused_game;
+    reason = "this game is not allowed on this relay";
   } else if (cfg.max_games != 0 && games.size() >= cfg.max_games) {
     reason = "the server has too many games";
   }
   const std::uint32_t id = reason.empty() ? allocate_game_id() : 0;
   if (reason.empty() && id == 0) reason = "no free game id";
   if (!reason.empty()) {
+    audit(AuditEvent{"refused", {}}
+              .text("what", "create_game")
+              .text("name", s.name)
+              .text("ip", net::ip_to_string(s.addr.ip))
+              .text("game", rom)
+              .text("reason", reason));
     info(s, "Create Game Denied: " + reason);
     send(s, proto::QuitGame{s.name, s.id});
     return;
@@ -75,6 +104,7 @@ void Server::Impl::on_create_game(Session& s, const proto::CreateGame& m, TimePo
   g.owner = s.id;
   g.emulator = s.emulator;
   g.max_players = cfg.max_players;
+  g.same_delay = cfg.same_delay;
   Player p;
   p.user_id = s.id;
   p.conn_type = s.conn_type;
@@ -83,14 +113,20 @@ void Server::Impl::on_create_game(Session& s, const proto::CreateGame& m, TimePo
   s.game_id = id;  // the creator is in the room before anyone can learn the id (§9.23)
   s.last_create = now;
   ++counters.games_created;
-  send_all(proto::CreateGame{s.name, g.rom, g.emulator, id});
+  send_lobby(proto::CreateGame{s.name, g.rom, g.emulator, id}, id);
   game_status_to_all(g);
+  audit(AuditEvent{"game_created", {}}
+            .num("game_id", id)
+            .text("game", g.rom)
+            .text("emulator", g.emulator)
+            .num("owner_id", s.id)
+            .text("owner", s.name)
+            .text("ip", net::ip_to_string(s.addr.ip)));
   send(s, proto::PlayerInformation{});
   send(s, proto::JoinGame{"", id, s.name, s.ping_ms, s.id, s.conn_type});
 }
 
 void Server::Impl::on_join_game(Session& s, const proto::JoinGame& m, TimePoint now) {
-  (void)now;
   Game* g = game(m.game_id);
   std::string reason;
   if (s.game_id != 0) {
@@ -106,6 +142,14 @@ void Server::Impl::on_join_game(Session& s, const proto::JoinGame& m, TimePoint 
   } else if (g->max_ping != 0 && s.ping_ms > g->max_ping) {
     reason = "ping " + std::to_string(s.ping_ms) + " ms is above the room's limit of " +
              std::to_string(g->max_ping);
+  } else if (g->emu_locked && s.emulator != g->emulator) {
+    reason = "the room is for " + g->emulator + " only";
+  } else if (g->conn_locked && s.conn_type != owner_conn_type(*g)) {
+    reason = "the room is for connection type " + std::string(proto::conn_type_name(owner_conn_type(*g))) +
+             " only";
+  } else if (!s.exempt() && join_spam(*g, s.addr.ip, now)) {
+    ++counters.refused_join_spam;
+    reason = "too many joins of this room, wait a minute";
   }
   if (!reason.empty()) {
     info(s, "Join Game Denied: " + reason);
@@ -128,8 +172,13 @@ void Server::Impl::on_join_game(Session& s, const proto::JoinGame& m, TimePoint 
   send(s, pi);
   send_room(*g, proto::JoinGame{"", g->id, s.name, s.ping_ms, s.id, s.conn_type});
   if (s.emulator != g->emulator) {
-    room_info(
-        s, "Warning: your emulator differs from the owner's (" + g->emulator + "); the game cannot start.");
+    announce_to_room(*g, s.name + " uses another emulator (" + s.emulator + ") than the owner (" +
+                             g->emulator + "): the game cannot start");
+  }
+  if (g->start_at != 0 && player_count(*g) >= g->start_at && g->state == GameState::kWaiting) {
+    announce_to_room(*g, std::to_string(g->start_at) + " players are in: starting (/startn)");
+    g->start_at = 0;
+    start_game(*g, now);
   }
 }
 
@@ -140,7 +189,7 @@ void Server::Impl::on_game_chat(Session& s, std::string_view text, TimePoint now
     return;
   }
   if (!text.empty() && text[0] == '/') {
-    room_command(s, *g, text, now);
+    command(s, text, g, now);
     return;
   }
   // Game chat may carry game data (§9.15): no content filter, only a length bound.
@@ -148,7 +197,24 @@ void Server::Impl::on_game_chat(Session& s, std::string_view text, TimePoint now
     room_error(s, "Message too long (max " + std::to_string(cfg.max_game_chat_length) + ")");
     return;
   }
-  send_room(*g, proto::GameChat{s.name, text});
+  if (!s.staff() && (g->muted_ips.count(s.addr.ip) != 0 || mod.silenced(s.addr.ip, now))) {
+    ++counters.refused_silenced;
+    room_error(s, g->muted_ips.count(s.addr.ip) ? "You are muted in this room" : "You are silenced");
+    return;
+  }
+  const proto::GameChat m{s.name, text};
+  for (const auto& p : g->players) {
+    if (Session* o = session(p.user_id); o && !ignores(*o, s)) send(*o, m);
+  }
+  if (cfg.audit_chat) {
+    audit(AuditEvent{"chat", {}}
+              .text("where", "game")
+              .num("game_id", g->id)
+              .num("user_id", s.id)
+              .text("name", s.name)
+              .text("ip", net::ip_to_string(s.addr.ip))
+              .text("text", text));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -176,7 +242,7 @@ void Server::Impl::on_start_game(Session& s, TimePoint now) {
     ++counters.drop_bad_message;
     return;
   }
-  if (g->owner != s.id && !s.admin) {
+  if (g->owner != s.id && s.level < Level::kAdmin) {
     room_error(s, "Only the owner can start the game");
     return;
   }
@@ -192,15 +258,29 @@ void Server::Impl::on_start_game(Session& s, TimePoint now) {
     room_error(s, "Start denied: " + why);
     return;
   }
+  start_game(*g, now);
+}
+
+// Each player's frame delay (KAILLERA.md §5.3): from its own ping, or with /samedelay from the highest ping
+// in the room.
+std::uint32_t Server::Impl::delay_ping(const Game& g, std::uint32_t own_ping) const {
+  if (!g.same_delay) return own_ping;
+  std::uint32_t worst = 0;
+  for (const auto& p : g.players) {
+    auto it = sessions.find(p.user_id);
+    if (it != sessions.end()) worst = std::max(worst, it->second->ping_ms);
+  }
+  return worst;
+}
+
+void Server::Impl::start_game(Game& game_ref, TimePoint now) {
+  Game* g = &game_ref;
   // Compact slots of players who left a previous game.
   std::erase_if(g->players, [](const Player& p) { return p.left; });
   g->state = GameState::kNetsync;
   g->started = g->last_emit = now;
   g->frames_emitted = 0;
-  std::uint32_t worst_ping = 0;
-  for (const auto& p : g->players) {
-    if (const Session* o = session(p.user_id)) worst_ping = std::max(worst_ping, o->ping_ms);
-  }
+  g->start_at = 0;
   for (auto& p : g->players) {
     p.ready = false;
     p.playing = true;
@@ -221,15 +301,23 @@ void Server::Impl::on_start_game(Session& s, TimePoint now) {
   recent_starts.push_back(g->rom);
   if (recent_starts.size() > kMaxRecentStarts) recent_starts.pop_front();
   game_status_to_all(*g);
-  // Everyone plays with the delay of the slowest player's ping, each at its own connection type.
+  // Each player gets the delay of its own ping (or, with /samedelay, of the highest), at its connection type.
   const auto n = static_cast<std::uint8_t>(g->players.size());
+  std::vector<std::string> names;
   for (std::size_t i = 0; i < g->players.size(); ++i) {
     const Player& p = g->players[i];
     if (Session* o = session(p.user_id)) {
-      send(*o, proto::StartGame{"", proto::frame_delay(worst_ping, p.conn_type),
+      send(*o, proto::StartGame{"", proto::frame_delay(delay_ping(*g, o->ping_ms), p.conn_type),
                                 static_cast<std::uint8_t>(i + 1), n});
+      names.push_back(o->name);
     }
   }
+  audit(AuditEvent{"game_started", {}}
+            .num("game_id", g->id)
+            .text("game", g->rom)
+            .text("emulator", g->emulator)
+            .flag("same_delay", g->same_delay)
+            .list("players", std::move(names)));
 }
 
 void Server::Impl::on_all_ready(Session& s, TimePoint now) {
@@ -254,10 +342,6 @@ void Server::Impl::maybe_begin_play(Game& game_ref, TimePoint now) {
     p.last_data = p.last_arrival = now;
   }
   game_status_to_all(*g);
-  std::uint32_t worst_ping = 0;
-  for (const auto& p : g->players) {
-    if (const Session* o = session(p.user_id)) worst_ping = std::max(worst_ping, o->ping_ms);
-  }
   for (std::size_t i = 0; i < g->players.size(); ++i) {
     const Player& p = g->players[i];
     Session* o = session(p.user_id);
@@ -268,10 +352,11 @@ void Server::Impl::maybe_begin_play(Game& game_ref, TimePoint now) {
     const Player& p = g->players[i];
     const Session* o = session(p.user_id);
     if (!o || !p.playing) continue;
-    const auto d = proto::frame_delay(worst_ping, p.conn_type);
+    const auto d = proto::frame_delay(delay_ping(*g, o->ping_ms), p.conn_type);
     std::string line = "P" + std::to_string(i + 1) + " " + o->name + ": delay " + std::to_string(d) + " (" +
                        std::to_string(proto::input_lag_frames(d, p.conn_type)) + " frames, " +
-                       std::string(proto::conn_type_name(p.conn_type)) + ")";
+                       std::string(proto::conn_type_name(p.conn_type)) + ", " + std::to_string(o->ping_ms) +
+                       " ms" + (g->same_delay ? ", same delay for all)" : ")");
     for (const auto& q : g->players) {
       if (Session* r = session(q.user_id)) room_info(*r, line);
     }
@@ -486,6 +571,12 @@ void Server::Impl::on_drop(Session& s, TimePoint now, std::string_view why) {
   const bool anyone =
       std::any_of(g->players.begin(), g->players.end(), [](const Player& q) { return q.playing; });
   if (!anyone) {
+    audit(AuditEvent{"game_ended", {}}
+              .num("game_id", g->id)
+              .text("game", g->rom)
+              .text("reason", "every player dropped")
+              .num("frames", static_cast<std::int64_t>(g->frames_emitted))
+              .num("seconds", std::chrono::duration_cast<std::chrono::seconds>(now - g->started).count()));
     g->state = GameState::kWaiting;
     std::erase_if(g->players, [](const Player& q) { return q.left; });
     game_status_to_all(*g);
@@ -524,8 +615,15 @@ void Server::Impl::leave_game(Session& s, TimePoint now, bool kicked) {
 }
 
 void Server::Impl::close_game(Game& g, TimePoint now) {
-  (void)now;
   Session* owner = session(g.owner);
+  audit(AuditEvent{"game_closed", {}}
+            .num("game_id", g.id)
+            .text("game", g.rom)
+            .text("state", g.state == GameState::kWaiting ? "waiting" : "playing")
+            .num("frames", static_cast<std::int64_t>(g.frames_emitted))
+            .num("seconds", g.state == GameState::kWaiting
+                                ? 0
+                                : std::chrono::duration_cast<std::chrono::seconds>(now - g.started).count()));
   const std::uint32_t id = g.id;
   // Order seen in the captures: 0x0B about the owner to the others, 0x10 to all, 0x0B to the owner itself.
   if (owner) {
@@ -534,7 +632,7 @@ void Server::Impl::close_game(Game& g, TimePoint now) {
       if (Session* o = session(p.user_id)) send(*o, proto::QuitGame{owner->name, owner->id});
     }
   }
-  send_all(proto::CloseGame{"", id});
+  send_lobby(proto::CloseGame{"", id}, id);
   if (owner) send(*owner, proto::QuitGame{owner->name, owner->id});
   for (const auto& p : g.players) {
     if (Session* o = session(p.user_id); o && o->game_id == id) o->game_id = 0;
@@ -548,7 +646,7 @@ void Server::Impl::on_kick(Session& s, std::uint16_t target_id, TimePoint now) {
     ++counters.drop_bad_message;
     return;
   }
-  if (g->owner != s.id && !s.admin) {
+  if (g->owner != s.id && s.level < Level::kAdmin) {
     room_error(s, "Only the owner can kick");
     return;
   }
@@ -559,6 +657,10 @@ void Server::Impl::on_kick(Session& s, std::uint16_t target_id, TimePoint now) {
   }
   if (t->id == s.id) {
     room_error(s, "You cannot kick yourself");
+    return;
+  }
+  if (t->level >= Level::kModerator && t->level >= s.level) {
+    room_error(s, "You cannot kick staff of this relay from a room");
     return;
   }
   g->banned_ips.insert(t->addr.ip);

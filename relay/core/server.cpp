@@ -7,6 +7,7 @@
 #include "common/kaillera/handshake.hpp"
 #include "common/net/hops.hpp"
 #include "relay/core/server_impl.hpp"
+#include "relay/core/text_util.hpp"
 
 namespace kaillera::relay {
 
@@ -18,29 +19,6 @@ constexpr std::size_t kMinLoginDatagram =
 constexpr std::size_t kMaxMeasurements = 8192;
 constexpr auto kHousekeepingInterval = std::chrono::milliseconds(1000);
 constexpr std::string_view kServerName = "Server";
-
-bool has_control_chars(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
-}
-
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && s.front() == ' ')
-    s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ')
-    s.remove_suffix(1);
-  return s;
-}
 
 }  // namespace
 
@@ -54,9 +32,7 @@ Server::Impl::Impl(Config c) : cfg(std::move(c)), hello_limiter(cfg.hello_rate, 
   }
   per_client_ports = game_ports.size() > 1;
   if (per_client_ports) free_ports.assign(game_ports.rbegin(), game_ports.rend());
-  for (const auto& a : cfg.admins) {
-    if (auto ip = net::parse_ipv4(a)) admin_ips.insert(*ip);
-  }
+  mod.set_access(admins_access(cfg.admins));
 }
 
 Server::Server(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
@@ -215,6 +191,12 @@ std::uint32_t Server::Impl::logged_in_count() const {
   for (const auto& [id, s] : sessions)
     n += s->state == SessionState::kLoggedIn ? 1 : 0;
   return n;
+}
+
+bool Server::Impl::playing(const Session& s) const {
+  if (s.game_id == 0) return false;
+  auto it = games.find(s.game_id);
+  return it != games.end() && it->second->state != GameState::kWaiting;
 }
 
 std::uint8_t Server::Impl::user_status(const Session& s) const {
@@ -392,18 +374,15 @@ void Server::Impl::on_handshake(std::uint16_t local_port, const net::Endpoint& f
   } else if (h->version != proto::kProtocolVersion) {
     ++counters.version_mismatch;
     n = proto::write_simple(reply, proto::HandshakeKind::kVer);
-  } else if (banned_ips.count(from.ip) != 0) {
-    ++counters.drop_rate_limited;  // banned: silently ignored, as EmuLinker does
-    return;
   } else {
     ++counters.hellos;
     std::size_t pending = 0;
     for (auto& [ip, v] : pending_by_ip)
       pending += v.size();
     pending += pending_by_port.size();
-    const bool full =
-        (cfg.max_users != 0 && sessions.size() + pending >= cfg.max_users && admin_ips.count(from.ip) == 0) ||
-        (per_client_ports && free_ports.empty());
+    const bool full = (cfg.max_users != 0 && sessions.size() + pending >= cfg.max_users &&
+                       mod.level_of(from.ip, now) < Level::kElevated) ||
+                      (per_client_ports && free_ports.empty());
     if (full) {
       ++counters.server_full;
       n = proto::write_simple(reply, proto::HandshakeKind::kToo);
@@ -557,7 +536,7 @@ void Server::Impl::on_login_packet(std::uint16_t local_port, const net::Endpoint
   s.name.assign(info->user);
   s.emulator.assign(info->emulator);
   s.conn_type = info->conn_type;
-  s.admin = admin_ips.count(from.ip) != 0;
+  s.level = mod.level_of(from.ip, now);
   s.created = s.last_heard = s.last_action = now;
   s.last_request_size = data.size();
   // The window starts at the login's seq: everything older in this bundle is ignored.
@@ -610,9 +589,11 @@ void Server::Impl::complete_login(Session& s, TimePoint now) {
     refusal = "Emulator name not allowed";
   } else if (!proto::valid_conn_type(s.conn_type) || (cfg.allowed_conn_types & (1u << s.conn_type)) == 0) {
     refusal = "Connection type not allowed: " + std::string(proto::conn_type_name(s.conn_type));
-  } else if (s.ping_ms > cfg.max_ping_ms && !s.admin) {
+  } else if (refusal = policy_refusal(s, now); !refusal.empty()) {
+    // banned, filtered or over an abuse limit (staff.cpp)
+  } else if (s.ping_ms > cfg.max_ping_ms && !s.exempt()) {
     refusal = "Ping too high: " + std::to_string(s.ping_ms) + " > " + std::to_string(cfg.max_ping_ms);
-  } else if (cfg.max_users != 0 && logged_in_count() >= cfg.max_users && !s.admin) {
+  } else if (cfg.max_users != 0 && logged_in_count() >= cfg.max_users && !s.exempt()) {
     refusal = "Server is full";
   } else {
     for (auto& [id, other] : sessions) {
@@ -629,6 +610,13 @@ void Server::Impl::complete_login(Session& s, TimePoint now) {
   }
   if (!refusal.empty()) {
     ++counters.login_rejected;
+    audit(AuditEvent{"login_refused", {}}
+              .text("name", s.name)
+              .text("ip", net::ip_to_string(s.addr.ip))
+              .text("emulator", s.emulator)
+              .num("ping_ms", s.ping_ms)
+              .num("conn", s.conn_type)
+              .text("reason", refusal));
     // The four ACK round trips proved the address: the refusal is delivered in full, then the session goes.
     s.last_request_size = 0;
     send(s, proto::ConnectionRejected{s.name, s.id, refusal});
@@ -642,10 +630,27 @@ void Server::Impl::complete_login(Session& s, TimePoint now) {
   s.last_action = now;
   // Legacy order (§4.2): ServerStatus to the new user, UserJoined to everybody, then the MOTD.
   send_server_status(s);
-  send_all(proto::UserJoined{s.name, s.id, s.ping_ms, s.conn_type});
+  send_lobby(proto::UserJoined{s.name, s.id, s.ping_ms, s.conn_type});
   for (const auto& line : cfg.motd)
     info(s, line);
+  if (s.staff())
+    info(s, "You are " + std::string(level_name(s.level)) + " on this relay: /help lists your commands");
   s.burst_left = s.tx.pending();
+  if (const AccessEntry* e = mod.access().match(s.addr.ip); e && !e->announce.empty()) {
+    send_lobby(proto::ServerInformation{kServerName, e->announce});
+  }
+  recent_logins.push_back({s.name, s.emulator, s.addr.ip, s.ping_ms, s.conn_type, now});
+  if (recent_logins.size() > kMaxRecentLogins) recent_logins.pop_front();
+  audit(AuditEvent{"login", {}}
+            .num("user_id", s.id)
+            .text("name", s.name)
+            .text("ip", net::ip_to_string(s.addr.ip))
+            .num("port", s.addr.port)
+            .num("ping_ms", s.ping_ms)
+            .num("conn", s.conn_type)
+            .text("conn_name", proto::conn_type_name(s.conn_type))
+            .text("emulator", s.emulator)
+            .text("level", level_name(s.level)));
 }
 
 void Server::Impl::send_server_status(Session& s) {
@@ -690,9 +695,18 @@ void Server::Impl::send_server_status(Session& s) {
 void Server::Impl::remove_session(Session& s, std::string_view quit_message, TimePoint now) {
   if (s.state == SessionState::kClosing) return;
   if (s.state == SessionState::kLoggedIn) {
+    const std::uint32_t game_id = s.game_id;
     if (s.game_id != 0) leave_game(s, now);
-    // Everyone, the quitter included, gets the 0x01 (§5.9).
-    send_all(proto::UserQuit{s.name, s.id, quit_message});
+    // Everyone, the quitter included, gets the 0x01 (§5.9); players of its game even while in quiet mode.
+    send(s, proto::UserQuit{s.name, s.id, quit_message});
+    s.state = SessionState::kClosing;  // not twice through send_lobby
+    send_lobby(proto::UserQuit{s.name, s.id, quit_message}, game_id);
+    audit(AuditEvent{"logout", {}}
+              .num("user_id", s.id)
+              .text("name", s.name)
+              .text("ip", net::ip_to_string(s.addr.ip))
+              .text("reason", quit_message)
+              .num("online_s", std::chrono::duration_cast<std::chrono::seconds>(now - s.created).count()));
   }
   by_addr.erase(addr_key(s.local_port, s.addr));
   s.state = SessionState::kClosing;
@@ -793,7 +807,7 @@ void Server::Impl::on_message(Session& s, std::uint8_t type, ByteSpan body, Time
 
 void Server::Impl::on_global_chat(Session& s, std::string_view text, TimePoint now) {
   if (!text.empty() && text[0] == '/') {
-    lobby_command(s, text, now);
+    command(s, text, nullptr, now);
     return;
   }
   s.last_action = now;
@@ -805,12 +819,33 @@ void Server::Impl::on_global_chat(Session& s, std::string_view text, TimePoint n
     info(s, "Chat denied: control characters");
     return;
   }
-  if (!s.admin && s.last_chat && now - *s.last_chat < cfg.chat_flood) {
+  if (mod.silenced(s.addr.ip, now) && !s.staff()) {
+    ++counters.refused_silenced;
+    const Sanction* x = mod.silence_of(s.addr.ip, now);
+    info(s, "Chat denied: you are silenced" + (x ? " (" + sanction_text(*x, now) + ")" : std::string()));
+    return;
+  }
+  if (!s.exempt() && s.last_chat && now - *s.last_chat < cfg.chat_flood) {
+    ++counters.refused_chat_flood;
     info(s, "Chat denied: flood control, wait a moment");
     return;
   }
   s.last_chat = now;
-  send_all(proto::GlobalChat{s.name, text});
+  const proto::GlobalChat m{s.name, text};
+  const bool forced = cfg.p2p_forced_above != 0 && logged_in_count() > cfg.p2p_forced_above;
+  for (auto& [id, o] : sessions) {
+    if (o->state != SessionState::kLoggedIn || ignores(*o, s)) continue;
+    if ((o->p2p || forced) && o->game_id != 0 && playing(*o)) continue;
+    send(*o, m);
+  }
+  if (cfg.audit_chat) {
+    audit(AuditEvent{"chat", {}}
+              .text("where", "lobby")
+              .num("user_id", s.id)
+              .text("name", s.name)
+              .text("ip", net::ip_to_string(s.addr.ip))
+              .text("text", text));
+  }
 }
 
 void Server::Impl::on_user_quit(Session& s, std::string_view message, TimePoint now) {
@@ -845,7 +880,7 @@ void Server::Impl::housekeeping(TimePoint now) {
     } else if (s->state == SessionState::kLoggedIn) {
       if (now - s->last_heard > cfg.keepalive_timeout) {
         expired.emplace_back(s.get(), "Ping timeout");
-      } else if (cfg.idle_timeout.count() > 0 && !s->admin && now - s->last_action > cfg.idle_timeout) {
+      } else if (cfg.idle_timeout.count() > 0 && !s->exempt() && now - s->last_action > cfg.idle_timeout) {
         const Game* g = s->game_id ? game(s->game_id) : nullptr;
         if (!g || g->state == GameState::kWaiting) expired.emplace_back(s.get(), "Inactivity Timeout");
       }
@@ -855,6 +890,7 @@ void Server::Impl::housekeeping(TimePoint now) {
     ++counters.timeouts;
     remove_session(*s, why, now);
   }
+  if (mod.expire(now)) refresh_levels(now);  // a grant ran out: levels fall back
 }
 
 }  // namespace kaillera::relay

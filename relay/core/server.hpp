@@ -19,6 +19,8 @@
 
 #include "common/net/address.hpp"
 #include "relay/core/config.hpp"
+#include "relay/core/journal.hpp"
+#include "relay/core/moderation.hpp"
 
 namespace kaillera::relay {
 
@@ -60,6 +62,19 @@ struct Counters {
   std::uint64_t game_data_in = 0;
   std::uint64_t game_data_out = 0;
   std::uint64_t cache_hits_out = 0;  // 0x13 sent instead of 0x12
+
+  // Refusals by abuse limits and moderation (on /metrics as kaillera_relay_refused_total{reason}).
+  std::uint64_t refused_banned = 0;            // a login from a banned address or range
+  std::uint64_t refused_address_limit = 0;     // more logins from one address than max_logins_per_address
+  std::uint64_t refused_url_name = 0;          // a name that advertises (www., http://, ...)
+  std::uint64_t refused_emulator = 0;          // an emulator the access file denies
+  std::uint64_t refused_game = 0;              // a game name the access file denies
+  std::uint64_t refused_join_spam = 0;         // too many joins of one room from one address
+  std::uint64_t refused_chat_flood = 0;        // lobby chat faster than chat_flood
+  std::uint64_t refused_command_flood = 0;     // commands faster than the command bucket allows
+  std::uint64_t refused_silenced = 0;          // chat from a silenced or muted user
+  std::uint64_t staff_actions = 0;             // staff commands that changed something
+  std::uint64_t moderation_writes_failed = 0;  // lasting changes the shell could not write
 };
 
 // A measurement the relay takes of a peer: hop count from TTL and, when known, the round-trip time.
@@ -125,6 +140,26 @@ class Server {
   void set_fair_hook(FairHook hook);
   // The answer to a /fair: each line goes to the room's chat; nothing happens when the room has closed.
   void fair_answer(std::uint32_t game_id, const std::vector<std::string>& lines, TimePoint now, Sink& out);
+
+  // --- Moderation (relay/core/moderation.hpp, docs/OPERATING.md "Staff") ---
+  // Where lasting changes and audit events go; null (the default): memory only, no audit.
+  void set_journal(Journal* journal);
+  // The state the store held at start-up.
+  void load_moderation(ModerationState state);
+  // A new access list (start-up, SIGHUP, /reload): levels of logged-in users change at once; nobody is
+  // dropped (bans and filters apply to new logins).
+  void set_access(AccessList list, TimePoint now, Sink& out);
+  // The shell wrote (ok) or could not write a change the core handed it; the staff member who made it is
+  // told now.
+  void change_written(std::uint64_t change_id, bool ok, TimePoint now, Sink& out);
+  // /reload: the shell reloads what it can, then answers the user with notice().
+  using ReloadHook = std::function<void(std::uint16_t user_id)>;
+  void set_reload_hook(ReloadHook hook);
+  // A line (0x17 from "Server") to one logged-in user; nothing when the user is gone.
+  void notice(std::uint16_t user_id, std::string_view line, TimePoint now, Sink& out);
+  const Moderation& moderation() const;
+  // The level of a logged-in user (kNormal when there is none with that id).
+  Level user_level(std::uint16_t user_id) const;
 
  private:
   struct Impl;

@@ -16,6 +16,9 @@
 #include "common/kaillera/game_cache.hpp"
 #include "common/kaillera/messages.hpp"
 #include "common/net/rate_limiter.hpp"
+#include "relay/core/command_parse.hpp"
+#include "relay/core/journal.hpp"
+#include "relay/core/moderation.hpp"
 #include "relay/core/server.hpp"
 
 namespace kaillera::relay {
@@ -33,7 +36,18 @@ struct Session {
   SessionState state = SessionState::kAcking;
   std::string name, emulator;
   std::uint8_t conn_type = 3;
-  bool admin = false;
+  Level level = Level::kNormal;  // from the access file, grants and bans; recomputed when they change
+  bool exempt() const { return level >= Level::kElevated; }  // limits (flood, full, ping, idle) do not apply
+  bool staff() const { return is_staff(level); }
+
+  // Player tools (commands.cpp).
+  bool msg_off = false;                // /msgoff: refuses private messages (staff's still arrive)
+  bool p2p = false;                    // /p2pon: no lobby traffic while playing
+  bool ignore_all = false;             // /ignoreall: no chat from anyone but staff
+  std::vector<std::uint32_t> ignored;  // /ignore: addresses whose chat is not delivered (bounded)
+  std::uint16_t reply_to = 0;          // the last private message partner, for /r
+  double command_tokens = -1;          // command flood bucket (-1: full, not yet used)
+  TimePoint command_last{};
 
   proto::ReceiveWindow rx;
   proto::Outbox tx;
@@ -98,9 +112,15 @@ struct Game {
   std::string emulator;  // the owner's login emulator string
   GameState state = GameState::kWaiting;
   std::uint32_t max_players = 8;
-  std::uint32_t max_ping = 0;   // 0 = no room limit
-  std::vector<Player> players;  // player number = index + 1
-  std::unordered_set<std::uint32_t> banned_ips;
+  std::uint32_t max_ping = 0;                    // 0 = no room limit
+  std::vector<Player> players;                   // player number = index + 1
+  std::unordered_set<std::uint32_t> banned_ips;  // kicked from this room by its owner
+  std::unordered_set<std::uint32_t> muted_ips;   // /mute: no room chat, kept when they rejoin
+  bool emu_locked = false;                       // /setemu: only the owner's emulator may join
+  bool conn_locked = false;                      // /setconn: only the owner's connection type may join
+  bool same_delay = false;     // /samedelay: every player gets the delay of the highest ping
+  std::uint32_t start_at = 0;  // /startn: start once this many players are in (0 = off)
+  std::deque<std::pair<std::uint32_t, TimePoint>> recent_joins;  // (ip, when): join spam
   TimePoint started{}, last_emit{}, last_stall_resend{};
   std::uint64_t frames_emitted = 0;
   bool chat_room() const { return !rom.empty() && rom[0] == '*'; }
@@ -133,8 +153,26 @@ struct Server::Impl {
   std::vector<std::uint16_t> free_ports;  // per-client mode
 
   net::RateLimiter hello_limiter;
-  std::unordered_set<std::uint32_t> banned_ips;  // /ban
-  std::unordered_set<std::uint32_t> admin_ips;
+  Moderation mod;              // access levels, bans, silences, grants (moderation.hpp)
+  Journal* journal = nullptr;  // the shell's store and audit log; null: memory only
+  ReloadHook reload_hook;
+  // Staff acknowledgements waiting for the shell to say a change is written (change_written).
+  struct PendingAck {
+    std::uint16_t user_id;
+    std::string line;
+  };
+  std::unordered_map<std::uint64_t, PendingAck> pending_acks;
+  std::uint64_t next_change_id = 1;
+  // The latest logins, newest last, for /info.
+  struct LoginRecord {
+    std::string name, emulator;
+    std::uint32_t ip;
+    std::uint32_t ping_ms;
+    std::uint8_t conn_type;
+    TimePoint when;
+  };
+  static constexpr std::size_t kMaxRecentLogins = 1024;
+  std::deque<LoginRecord> recent_logins;
 
   // Latest measurement per (ip, source), bounded.
   std::unordered_map<std::uint64_t, PeerMeasurement> measurements;
@@ -175,11 +213,26 @@ struct Server::Impl {
       if (s->state == SessionState::kLoggedIn) send(*s, m);
     }
   }
+  // Lobby traffic (chat, joins, quits, other rooms): not to players who asked for quiet while they play
+  // (/p2pon, or everyone above p2p_forced_above users), except those in `game_id`'s room.
+  template <class T>
+  void send_lobby(const T& m, std::uint32_t game_id = 0) {
+    const bool forced = cfg.p2p_forced_above != 0 && logged_in_count() > cfg.p2p_forced_above;
+    for (auto& [id, s] : sessions) {
+      if (s->state != SessionState::kLoggedIn) continue;
+      if ((s->p2p || forced) && s->game_id != 0 && s->game_id != game_id && playing(*s)) continue;
+      send(*s, m);
+    }
+  }
   template <class T>
   void send_room(const Game& g, const T& m) {
     for (const auto& p : g.players) {
       if (Session* s = session(p.user_id)) send(*s, m);
     }
+  }
+  bool playing(const Session& s) const;  // in a game that has started
+  void audit(AuditEvent e) {
+    if (journal) journal->audit(std::move(e));
   }
   void info(Session& s, std::string_view text);        // 0x17 from "Server"
   void room_info(Session& s, std::string_view text);   // 0x08 from "Server"
@@ -237,10 +290,34 @@ struct Server::Impl {
   std::string start_refusal(const Game& g) const;
   std::uint32_t allocate_game_id();
 
-  // --- commands.cpp ---
-  void lobby_command(Session& s, std::string_view text, TimePoint now);
-  void room_command(Session& s, Game& g, std::string_view text, TimePoint now);
+  void announce_to_room(const Game& g, std::string_view line);  // 0x08 from "Server" to everyone present
+  void start_game(Game& g, TimePoint now);
+  std::uint32_t delay_ping(const Game& g, std::uint32_t own_ping) const;  // the ping a player's delay is from
+  bool join_spam(Game& g, std::uint32_t ip, TimePoint now);
+
+  // --- commands.cpp: everyone's and the room owner's commands ---
+  // `room`: the room whose chat the command was typed in; null: the lobby chat.
+  void command(Session& s, std::string_view text, Game* room, TimePoint now);
+  Game* command_room_ = nullptr;                  // while a command runs: where it was typed
+  void reply(Session& s, std::string_view text);  // to where the command was typed: 0x08 or 0x17
+  bool command_allowed(Session& s, TimePoint now);
+  void help(Session& s, Game* room);
+  void player_command(Session& s, const Command& c, Game* room, TimePoint now);
+  void room_command(Session& s, Game& g, const Command& c, TimePoint now);
+  void private_message(Session& s, std::uint16_t to, std::string_view text, TimePoint now);
+  bool ignores(const Session& receiver, const Session& sender) const;
   std::vector<std::string> lagstat(const Game& g) const;
+
+  // --- staff.cpp: moderation (levels, admission, staff commands, lasting changes) ---
+  std::string policy_refusal(Session& s, TimePoint now);  // at login: ban, filters, limits; "" = admitted
+  void staff_command(Session& s, const Command& c, Game* room, TimePoint now);
+  std::uint8_t owner_conn_type(const Game& g) const;
+  Session* find_user(std::uint16_t id);
+  bool outranks(const Session& issuer, Level target) const;
+  void refresh_levels(TimePoint now);
+  void journal_change(ModerationChange c, Session& issuer, std::string ack);
+  std::string sanction_text(const Sanction& x, TimePoint now) const;
+  void remove_banned(const AddressRange& range, std::string_view reason, TimePoint now);
 };
 
 }  // namespace kaillera::relay

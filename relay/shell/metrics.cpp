@@ -21,7 +21,7 @@ namespace kaillera::relay::shell {
 // --------------------------------------------------------------------------------------------
 
 // A new Counters field must be exported here too; this fails to compile until it is.
-static_assert(sizeof(Counters) == 26 * sizeof(std::uint64_t), "Counters changed: update render_metrics()");
+static_assert(sizeof(Counters) == 37 * sizeof(std::uint64_t), "Counters changed: update render_metrics()");
 // Likewise for the prober's counters and render_probe_metrics().
 static_assert(sizeof(probe::Counters) ==
                   (7 + probe::kMethods + probe::kMethods * probe::kOutcomes) * sizeof(std::uint64_t),
@@ -88,6 +88,21 @@ std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStat
   counter(out, "game_data_in", c.game_data_in, "Game data messages received.");
   counter(out, "game_data_out", c.game_data_out, "Game data messages sent.");
   counter(out, "cache_hits_out", c.cache_hits_out, "Game data sent as a cache reference (0x13).");
+
+  family(out, "kaillera_relay_refused_total", "counter",
+         "Logins, joins, games, chats and commands refused by moderation and abuse limits, by reason.");
+  sample(out, "kaillera_relay_refused_total", c.refused_banned, "reason=\"banned\"");
+  sample(out, "kaillera_relay_refused_total", c.refused_address_limit, "reason=\"logins_per_address\"");
+  sample(out, "kaillera_relay_refused_total", c.refused_url_name, "reason=\"url_name\"");
+  sample(out, "kaillera_relay_refused_total", c.refused_emulator, "reason=\"emulator_denied\"");
+  sample(out, "kaillera_relay_refused_total", c.refused_game, "reason=\"game_denied\"");
+  sample(out, "kaillera_relay_refused_total", c.refused_join_spam, "reason=\"join_spam\"");
+  sample(out, "kaillera_relay_refused_total", c.refused_chat_flood, "reason=\"chat_flood\"");
+  sample(out, "kaillera_relay_refused_total", c.refused_command_flood, "reason=\"command_flood\"");
+  sample(out, "kaillera_relay_refused_total", c.refused_silenced, "reason=\"silenced\"");
+  counter(out, "staff_actions", c.staff_actions, "Staff commands that changed something (bans, kicks, grants, ...).");
+  counter(out, "moderation_writes_failed", c.moderation_writes_failed,
+          "Lasting moderation changes the state file could not take (they last until restart).");
 
   counter(out, "send_failures", shell.send_failures, "Datagrams the kernel did not accept.");
   counter(out, "oversized_datagrams", shell.oversized,

@@ -464,7 +464,9 @@ TEST(RelayRooms, StartNeedsOwnerSameEmulatorAndNotAChatRoom) {
   a.send(p::CreateGame{"", "Street Fighter II", "", 0xFFFFFFFF});
   const auto id = a.got<p::CreateGame>().back().game_id;
   b.send(p::JoinGame{"", id, "", 0, 0xFFFF, 1});
-  EXPECT_TRUE(contains(b.texts(), "emulator differs"));
+  // Everyone in the room learns it, the owner too (EmuLinker-K tells the room; we used to tell the joiner).
+  EXPECT_TRUE(contains(b.texts(), "bob uses another emulator (MAME32k 0.70) than the owner (MAME32k 0.64)"));
+  EXPECT_TRUE(contains(a.texts(), "bob uses another emulator (MAME32k 0.70) than the owner (MAME32k 0.64)"));
   b.clear();
   b.send(p::StartGame{});
   EXPECT_TRUE(contains(b.texts(), "Only the owner"));
@@ -850,15 +852,17 @@ TEST(RelayCommands, LobbyAndAdmin) {
   ASSERT_TRUE(user.login("user"));
   user.clear();
   user.send(p::GlobalChat{"", "/announce hi"});
-  EXPECT_TRUE(contains(user.texts(), "for administrators"));
+  EXPECT_TRUE(contains(user.texts(), "/announce is for admins of this relay"));
   EXPECT_TRUE(user.got<p::GlobalChat>().empty());  // commands are never broadcast
   admin.send(p::GlobalChat{"", "/announce maintenance at 10"});
   EXPECT_TRUE(contains(user.texts(), "maintenance at 10"));
   user.send(p::GlobalChat{"", "/help"});
   EXPECT_TRUE(contains(user.texts(), "/lagstat"));
-  admin.send(p::GlobalChat{"", "/ban " + std::to_string(user.user_id)});
-  EXPECT_EQ(user.got<p::UserQuit>().back().message, "Banned!");
-  EXPECT_EQ(h.client(ip(203, 0, 113, 2), 45000).handshake("HELLO0.83"), "");
+  admin.send(p::GlobalChat{"", "/ban " + std::to_string(user.user_id) + " perm"});
+  EXPECT_EQ(user.got<p::UserQuit>().back().message, "Banned");
+  auto& again = h.client(ip(203, 0, 113, 2), 45000);
+  EXPECT_FALSE(again.login("user2"));
+  EXPECT_TRUE(contains(again.texts(), "Banned (permanent, by admin)"));
   EXPECT_FALSE(h.server().shutdown_requested());
   admin.send(p::GlobalChat{"", "/shutdown"});
   EXPECT_TRUE(h.server().shutdown_requested());

@@ -1,0 +1,560 @@
+// Moderation in the core (DESIGN.md "Moderate", docs/OPERATING.md "Staff"): who is admitted at login, the
+// staff commands, and lasting changes. Decisions come from the in-memory Moderation view; every lasting
+// change goes to the shell's Journal as a value, and the staff member who made it is told once the shell says
+// it is written (change_written). Nobody acts on a user of an equal or higher level.
+#include <algorithm>
+#include <set>
+
+#include "common/kaillera/conn_type.hpp"
+#include "relay/core/server_impl.hpp"
+#include "relay/core/text_util.hpp"
+
+namespace kaillera::relay {
+
+namespace {
+
+constexpr std::size_t kMaxListed = 15;
+
+// Names that advertise a site (EmuLinker-K refuses the same for normal users).
+bool looks_like_url(std::string_view name) {
+  for (std::string_view bad : {"www.", "http:", "https:", "://", "\\"}) {
+    if (contains_ignore_case(name, bad)) return true;
+  }
+  return false;
+}
+
+std::string minutes_text(std::optional<std::uint32_t> minutes) {
+  if (!minutes) return "permanently";
+  return "for " + std::to_string(*minutes) + " min";
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------------
+// The public interface.
+
+void Server::set_journal(Journal* journal) {
+  impl_->journal = journal;
+}
+
+void Server::load_moderation(ModerationState state) {
+  impl_->mod.load(std::move(state));
+}
+
+void Server::set_access(AccessList list, TimePoint now, Sink& out) {
+  impl_->mod.set_access(std::move(list));
+  impl_->refresh_levels(now);
+  impl_->flush(now, out);
+}
+
+void Server::change_written(std::uint64_t change_id, bool ok, TimePoint now, Sink& out) {
+  Impl& s = *impl_;
+  auto it = s.pending_acks.find(change_id);
+  if (it == s.pending_acks.end()) return;
+  const Impl::PendingAck ack = std::move(it->second);
+  s.pending_acks.erase(it);
+  if (!ok) ++s.counters.moderation_writes_failed;
+  if (Session* u = s.find_user(ack.user_id)) {
+    s.info(*u, ok ? ack.line
+                  : "NOT SAVED (the state file could not be written; it lasts until restart): " + ack.line);
+  }
+  s.flush(now, out);
+}
+
+void Server::set_reload_hook(ReloadHook hook) {
+  impl_->reload_hook = std::move(hook);
+}
+
+void Server::notice(std::uint16_t user_id, std::string_view line, TimePoint now, Sink& out) {
+  if (Session* u = impl_->find_user(user_id)) impl_->info(*u, line);
+  impl_->flush(now, out);
+}
+
+const Moderation& Server::moderation() const {
+  return impl_->mod;
+}
+
+Level Server::user_level(std::uint16_t user_id) const {
+  const Session* u = impl_->find_user(user_id);
+  return u ? u->level : Level::kNormal;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers.
+
+Session* Server::Impl::find_user(std::uint16_t id) {
+  Session* u = session(id);
+  return u && u->state == SessionState::kLoggedIn ? u : nullptr;
+}
+
+bool Server::Impl::outranks(const Session& issuer, Level target) const {
+  return issuer.level > target;
+}
+
+void Server::Impl::refresh_levels(TimePoint now) {
+  for (auto& [id, u] : sessions) {
+    if (u->state != SessionState::kLoggedIn) continue;
+    const Level l = mod.level_of(u->addr.ip, now);
+    if (l == u->level) continue;
+    const bool up = l > u->level;
+    u->level = l;
+    // A banned level among logged-in users comes only from the access file (reload never drops anyone):
+    // they keep playing as normal users and are refused at their next login.
+    if (l != Level::kBanned) {
+      info(*u, std::string("Your level on this relay is now ") + std::string(level_name(l)) +
+                   (up && l >= Level::kModerator ? ": /help lists your commands" : ""));
+    }
+  }
+}
+
+std::string Server::Impl::sanction_text(const Sanction& x, TimePoint now) const {
+  std::string t;
+  if (x.until) {
+    const auto left = std::chrono::ceil<std::chrono::minutes>(*x.until - now).count();
+    t = std::to_string(std::max<long long>(1, left)) + " min left";
+  } else {
+    t = "permanent";
+  }
+  if (!x.issuer.empty()) t += ", by " + x.issuer;
+  if (!x.reason.empty()) t += ": " + x.reason;
+  return t;
+}
+
+void Server::Impl::journal_change(ModerationChange c, Session& issuer, std::string ack) {
+  ++counters.staff_actions;
+  c.change_id = next_change_id++;
+  if (journal == nullptr) {
+    info(issuer, ack + " (memory only: this relay has no state file)");
+    return;
+  }
+  pending_acks[c.change_id] = {issuer.id, std::move(ack)};
+  journal->change(c);
+}
+
+void Server::Impl::remove_banned(const AddressRange& range, std::string_view reason, TimePoint now) {
+  std::vector<Session*> out;
+  for (auto& [id, u] : sessions) {
+    if (u->state == SessionState::kLoggedIn && range.contains(u->addr.ip) &&
+        mod.level_of(u->addr.ip, now) == Level::kBanned) {
+      out.push_back(u.get());
+    }
+  }
+  for (Session* u : out)
+    remove_session(*u, reason, now);
+}
+
+std::string Server::Impl::policy_refusal(Session& s, TimePoint now) {
+  if (s.level == Level::kBanned) {
+    ++counters.refused_banned;
+    const Sanction* b = mod.ban_of(s.addr.ip, now);
+    return b ? "Banned (" + sanction_text(*b, now) + ")"
+             : std::string("This relay does not admit your address");
+  }
+  if (s.exempt()) return {};
+  if (!mod.access().emulator_allowed(s.emulator)) {
+    ++counters.refused_emulator;
+    return "Emulator not allowed on this relay: " + s.emulator;
+  }
+  if (cfg.refuse_url_names && looks_like_url(s.name)) {
+    ++counters.refused_url_name;
+    return "Username not allowed: no web addresses";
+  }
+  if (cfg.max_logins_per_address != 0) {
+    std::uint32_t n = 0;
+    for (const auto& [id, o] : sessions) {
+      // The same name from the same address is a reconnect: it replaces its old session.
+      if (o.get() != &s && o->state == SessionState::kLoggedIn && o->addr.ip == s.addr.ip &&
+          !equals_ignore_case(trim(o->name), trim(s.name)))
+        ++n;
+    }
+    if (n >= cfg.max_logins_per_address) {
+      ++counters.refused_address_limit;
+      return "Too many users from your address (at most " + std::to_string(cfg.max_logins_per_address) + ")";
+    }
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Staff commands.
+
+void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimePoint now) {
+  (void)room;
+  const Target& target = c.target ? *c.target : Target{};
+  auto staff_event = [&](std::string_view action) {
+    AuditEvent e{"staff", {}};
+    e.text("action", action).num("issuer_id", s.id).text("issuer", s.name);
+    e.text("issuer_ip", net::ip_to_string(s.addr.ip)).text("issuer_level", level_name(s.level));
+    return e;
+  };
+  // The online user a user-id target names, with the checks every command needs.
+  auto target_user = [&]() -> Session* {
+    Session* t = find_user(target.user_id);
+    if (!t) {
+      reply(s, "No user has id " + std::to_string(target.user_id));
+    } else if (t == &s) {
+      reply(s, "That is you");
+      t = nullptr;
+    } else if (!outranks(s, t->level)) {
+      reply(s, t->name + " is " + std::string(level_name(t->level)) +
+                   ": you cannot act on an equal or higher level");
+      t = nullptr;
+    }
+    return t;
+  };
+  // The address range of a ban or silence target, and the name of the user it was issued against.
+  auto target_range = [&](AddressRange& range, std::string& name) -> bool {
+    if (target.kind == Target::Kind::kUserId) {
+      Session* t = target_user();
+      if (!t) return false;
+      range = {t->addr.ip, 32};
+      name = t->name;
+      return true;
+    }
+    range = target.range;
+    for (const auto& [id, u] : sessions) {
+      if (u->state == SessionState::kLoggedIn && range.contains(u->addr.ip) && u.get() != &s &&
+          !outranks(s, u->level)) {
+        reply(s, to_string(range) + " covers " + u->name + ", who is " + std::string(level_name(u->level)));
+        return false;
+      }
+      if (u->state == SessionState::kLoggedIn && range.contains(u->addr.ip) && name.empty()) name = u->name;
+    }
+    if (range.contains(s.addr.ip)) {
+      reply(s, to_string(range) + " covers your own address");
+      return false;
+    }
+    return true;
+  };
+  // Addresses a /clear or /info target names: a user's, an address, or every address a name logged in from.
+  auto target_ips = [&]() {
+    std::vector<std::uint32_t> ips;
+    auto add = [&](std::uint32_t ip) {
+      if (std::find(ips.begin(), ips.end(), ip) == ips.end() && ips.size() < 4) ips.push_back(ip);
+    };
+    switch (target.kind) {
+      case Target::Kind::kUserId:
+        if (Session* t = find_user(target.user_id)) add(t->addr.ip);
+        break;
+      case Target::Kind::kAddress:
+      case Target::Kind::kRange:
+        add(target.range.net);
+        break;
+      case Target::Kind::kName:
+        for (const auto& [id, u] : sessions) {
+          if (u->state == SessionState::kLoggedIn && equals_ignore_case(trim(u->name), target.name))
+            add(u->addr.ip);
+        }
+        for (auto it = recent_logins.rbegin(); it != recent_logins.rend(); ++it) {
+          if (equals_ignore_case(trim(it->name), target.name)) add(it->ip);
+        }
+        break;
+      case Target::Kind::kEntryId:
+        break;
+    }
+    return ips;
+  };
+
+  switch (c.info->verb) {
+    case Verb::kKick: {
+      Session* t = target_user();
+      if (!t) return;
+      ++counters.staff_actions;
+      reply(s, "Kicked " + t->name);
+      audit(staff_event("kick")
+                .num("target_id", t->id)
+                .text("target", t->name)
+                .text("target_ip", net::ip_to_string(t->addr.ip)));
+      remove_session(*t, "Kicked by " + s.name, now);
+      return;
+    }
+    case Verb::kBan:
+    case Verb::kSilence: {
+      const bool ban = c.info->verb == Verb::kBan;
+      if (!ban && s.level < Level::kAdmin &&
+          (!c.minutes || std::chrono::minutes(*c.minutes) > cfg.moderator_max_silence)) {
+        reply(s,
+              "Moderators silence for at most " +
+                  std::to_string(
+                      std::chrono::duration_cast<std::chrono::minutes>(cfg.moderator_max_silence).count()) +
+                  " min");
+        return;
+      }
+      Sanction x;
+      if (!target_range(x.range, x.target_name)) return;
+      x.id = mod.next_id();
+      if (c.minutes) x.until = now + std::chrono::minutes(*c.minutes);
+      x.reason = std::string(c.text);
+      x.issuer = s.name;
+      x.issuer_ip = s.addr.ip;
+      x.at = now;
+      const std::string who = x.target_name.empty() ? to_string(x.range) : x.target_name;
+      std::string announce = who + (ban ? " was banned " : " was silenced ") + minutes_text(c.minutes);
+      if (!x.reason.empty()) announce += ": " + x.reason;
+      audit(staff_event(ban ? "ban" : "silence")
+                .num("id", static_cast<std::int64_t>(x.id))
+                .text("range", to_string(x.range))
+                .text("target", x.target_name)
+                .num("minutes", c.minutes ? static_cast<std::int64_t>(*c.minutes) : 0)
+                .flag("permanent", !c.minutes)
+                .text("reason", x.reason));
+      ModerationChange change;
+      change.kind = ban ? ModerationChange::Kind::kBan : ModerationChange::Kind::kSilence;
+      change.sanction = x;
+      const std::string ack =
+          std::string(ban ? "Ban #" : "Silence #") + std::to_string(x.id) + " saved: " + to_string(x.range) +
+          (x.target_name.empty() ? "" : " (" + x.target_name + ")") + " " + minutes_text(c.minutes);
+      if (ban) {
+        mod.add_ban(x);
+      } else {
+        mod.add_silence(x);
+      }
+      send_all(proto::ServerInformation{"Server", announce});
+      journal_change(std::move(change), s, ack);
+      if (ban) remove_banned(x.range, "Banned" + (x.reason.empty() ? std::string() : ": " + x.reason), now);
+      return;
+    }
+    case Verb::kUnban:
+    case Verb::kUnsilence: {
+      const bool ban = c.info->verb == Verb::kUnban;
+      std::vector<std::uint64_t> ids;
+      for (const Sanction* x : ban ? mod.bans(now) : mod.silences(now)) {
+        bool hit = false;
+        switch (target.kind) {
+          case Target::Kind::kEntryId:
+            hit = x->id == target.entry_id;
+            break;
+          case Target::Kind::kUserId:
+            if (Session* t = find_user(target.user_id)) hit = x->range.contains(t->addr.ip);
+            break;
+          case Target::Kind::kAddress:
+            hit = x->range.contains(target.range.net);
+            break;
+          case Target::Kind::kRange:  // the range itself and every narrower one inside it
+            hit = x->range.prefix >= target.range.prefix && target.range.contains(x->range.net);
+            break;
+          case Target::Kind::kName:
+            break;
+        }
+        if (hit) ids.push_back(x->id);
+      }
+      if (ids.empty()) {
+        reply(s, std::string("No active ") + (ban ? "ban" : "silence") + " matches");
+        return;
+      }
+      for (std::uint64_t id : ids) {
+        ban ? mod.remove_ban(id) : mod.remove_silence(id);
+        ModerationChange change;
+        change.kind = ban ? ModerationChange::Kind::kLiftBan : ModerationChange::Kind::kLiftSilence;
+        change.id = id;
+        change.by = s.name;
+        audit(staff_event(ban ? "unban" : "unsilence").num("id", static_cast<std::int64_t>(id)));
+        journal_change(std::move(change), s,
+                       std::string(ban ? "Ban #" : "Silence #") + std::to_string(id) + " lifted");
+      }
+      return;
+    }
+    case Verb::kBans: {
+      std::size_t shown = 0, total = 0;
+      auto show = [&](const Sanction* x, std::string_view kind) {
+        std::string line = "#" + std::to_string(x->id) + " " + std::string(kind) + " " + to_string(x->range);
+        if (!x->target_name.empty()) line += " (" + x->target_name + ")";
+        line += ", " + sanction_text(*x, now);
+        if (!c.text.empty() && !contains_ignore_case(line, c.text)) return;
+        ++total;
+        if (shown < kMaxListed) {
+          ++shown;
+          reply(s, line);
+        }
+      };
+      for (const Sanction* x : mod.bans(now))
+        show(x, "ban");
+      for (const Sanction* x : mod.silences(now))
+        show(x, "silence");
+      if (total == 0) reply(s, "No active bans or silences" + (c.text.empty() ? std::string() : " match"));
+      if (total > shown)
+        reply(s, "... and " + std::to_string(total - shown) + " more: /bans <pattern> narrows");
+      return;
+    }
+    case Verb::kClear: {
+      const auto ips = target_ips();
+      if (ips.empty()) {
+        reply(s, "No user, address or recent login matches");
+        return;
+      }
+      std::size_t lifted = 0;
+      for (std::uint32_t ip : ips) {
+        auto lift = [&](std::vector<const Sanction*> list, bool ban) {
+          for (const Sanction* x : list) {
+            if (!x->range.contains(ip)) continue;
+            const std::uint64_t id = x->id;
+            ban ? mod.remove_ban(id) : mod.remove_silence(id);
+            ModerationChange change;
+            change.kind = ban ? ModerationChange::Kind::kLiftBan : ModerationChange::Kind::kLiftSilence;
+            change.id = id;
+            change.by = s.name;
+            journal_change(std::move(change), s,
+                           std::string(ban ? "Ban #" : "Silence #") + std::to_string(id) + " lifted");
+            ++lifted;
+          }
+        };
+        lift(mod.bans(now), true);
+        lift(mod.silences(now), false);
+        if (s.level >= Level::kOwner) {
+          for (const Grant* g : mod.grants(now)) {
+            if (g->ip != ip) continue;
+            const std::uint64_t id = g->id;
+            mod.remove_grant(id);
+            ModerationChange change;
+            change.kind = ModerationChange::Kind::kLiftGrant;
+            change.id = id;
+            change.by = s.name;
+            journal_change(std::move(change), s, "Grant #" + std::to_string(id) + " lifted");
+            ++lifted;
+          }
+        }
+        audit(staff_event("clear").text("ip", net::ip_to_string(ip)));
+      }
+      if (lifted == 0) reply(s, "Nothing to clear");
+      refresh_levels(now);
+      return;
+    }
+    case Verb::kInfo: {
+      const auto ips = target_ips();
+      if (ips.empty()) {
+        reply(s, "No user, address or recent login matches");
+        return;
+      }
+      for (std::uint32_t ip : ips) {
+        const AccessEntry* e = mod.access().match(ip);
+        std::string line = net::ip_to_string(ip) + ": " + std::string(level_name(mod.level_of(ip, now)));
+        if (e && !e->label.empty()) line += " (access file: " + e->label + ")";
+        if (const Grant* g = mod.grant_of(ip, now)) {
+          line += ", " + std::string(level_name(g->level)) + " for " +
+                  std::to_string(std::chrono::ceil<std::chrono::minutes>(g->until - now).count()) +
+                  " min by " + g->issuer;
+        }
+        reply(s, line);
+        if (const Sanction* b = mod.ban_of(ip, now))
+          reply(s,
+                " ban #" + std::to_string(b->id) + " " + to_string(b->range) + ", " + sanction_text(*b, now));
+        if (const Sanction* x = mod.silence_of(ip, now))
+          reply(s, " silence #" + std::to_string(x->id) + ", " + sanction_text(*x, now));
+        for (const auto& [id, u] : sessions) {
+          if (u->state != SessionState::kLoggedIn || u->addr.ip != ip) continue;
+          reply(s, " online: id " + std::to_string(u->id) + " " + u->name + ", " +
+                       std::to_string(u->ping_ms) + " ms, " +
+                       std::string(proto::conn_type_name(u->conn_type)) +
+                       (u->game_id ? ", in game " + std::to_string(u->game_id) : std::string()));
+        }
+        std::size_t n = 0;
+        for (auto it = recent_logins.rbegin(); it != recent_logins.rend() && n < 5; ++it) {
+          if (it->ip != ip) continue;
+          ++n;
+          const auto ago = std::chrono::duration_cast<std::chrono::minutes>(now - it->when).count();
+          reply(s, " login " + std::to_string(ago) + " min ago: " + it->name + " (" +
+                       it->emulator.substr(0, 24) + ", " + std::to_string(it->ping_ms) + " ms)");
+        }
+      }
+      return;
+    }
+    case Verb::kFindGame: {
+      std::size_t found = 0;
+      for (const auto& [id, g] : games) {
+        const bool glob = c.text.find_first_of("*?") != std::string_view::npos;
+        if (glob ? !glob_match(c.text, g->rom) : !contains_ignore_case(g->rom, c.text)) continue;
+        if (++found > kMaxListed) continue;
+        const Session* owner = session(g->owner);
+        reply(s, "game " + std::to_string(g->id) + ": " + g->rom.substr(0, 32) + ", owner " +
+                     (owner ? owner->name + " (id " + std::to_string(owner->id) + ")" : std::string("?")) +
+                     ", " + std::to_string(player_count(*g)) + "/" + std::to_string(g->max_players) +
+                     (g->state == GameState::kWaiting ? ", waiting" : ", playing"));
+      }
+      if (found == 0) reply(s, "No game's name matches");
+      if (found > kMaxListed) reply(s, "... and " + std::to_string(found - kMaxListed) + " more");
+      return;
+    }
+    case Verb::kAnnounce:
+    case Verb::kAnnounceAll:
+      send_all(proto::ServerInformation{"Server", c.text});
+      if (c.info->verb == Verb::kAnnounceAll) {
+        for (const auto& [id, g] : games)
+          announce_to_room(*g, c.text);
+      }
+      audit(staff_event(c.info->verb == Verb::kAnnounce ? "announce" : "announceall").text("text", c.text));
+      return;
+    case Verb::kAnnounceGame:
+    case Verb::kCloseGame: {
+      Game* g = game(c.number);
+      if (!g) {
+        reply(s, "No game has id " + std::to_string(c.number));
+        return;
+      }
+      if (c.info->verb == Verb::kAnnounceGame) {
+        announce_to_room(*g, c.text);
+        audit(staff_event("announcegame").num("game_id", g->id).text("text", c.text));
+        return;
+      }
+      ++counters.staff_actions;
+      announce_to_room(*g, "This room was closed by " + s.name);
+      audit(staff_event("closegame").num("game_id", g->id).text("game", g->rom));
+      reply(s, "Closed game " + std::to_string(c.number));
+      close_game(*g, now);
+      return;
+    }
+    case Verb::kTempElevated:
+    case Verb::kTempModerator:
+    case Verb::kTempAdmin: {
+      const Level level = c.info->verb == Verb::kTempAdmin       ? Level::kAdmin
+                          : c.info->verb == Verb::kTempModerator ? Level::kModerator
+                                                                 : Level::kElevated;
+      Session* t = target_user();
+      if (!t) return;
+      if (t->level >= level) {
+        reply(s, t->name + " is " + std::string(level_name(t->level)) + " already");
+        return;
+      }
+      Grant g;
+      g.id = mod.next_id();
+      g.ip = t->addr.ip;
+      g.level = level;
+      g.until = now + std::chrono::minutes(*c.minutes);
+      g.issuer = s.name;
+      g.target_name = t->name;
+      g.at = now;
+      audit(staff_event("grant")
+                .num("id", static_cast<std::int64_t>(g.id))
+                .text("target", t->name)
+                .text("target_ip", net::ip_to_string(t->addr.ip))
+                .text("level", level_name(level))
+                .num("minutes", *c.minutes));
+      ModerationChange change;
+      change.kind = ModerationChange::Kind::kGrant;
+      change.grant = g;
+      mod.add_grant(std::move(g));
+      journal_change(std::move(change), s,
+                     "Grant saved: " + t->name + " is " + std::string(level_name(level)) + " for " +
+                         std::to_string(*c.minutes) + " min");
+      refresh_levels(now);
+      return;
+    }
+    case Verb::kReload:
+      if (!reload_hook) {
+        reply(s, "This relay has nothing to reload (no access file)");
+        return;
+      }
+      audit(staff_event("reload"));
+      reply(s, "Reloading the access file...");
+      reload_hook(s.id);
+      return;
+    case Verb::kShutdown:
+      audit(staff_event("shutdown"));
+      shutdown_requested = true;
+      reply(s, "Shutting down");
+      return;
+    default:
+      return;
+  }
+}
+
+}  // namespace kaillera::relay

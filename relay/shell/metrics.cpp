@@ -100,7 +100,8 @@ std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStat
   sample(out, "kaillera_relay_refused_total", c.refused_chat_flood, "reason=\"chat_flood\"");
   sample(out, "kaillera_relay_refused_total", c.refused_command_flood, "reason=\"command_flood\"");
   sample(out, "kaillera_relay_refused_total", c.refused_silenced, "reason=\"silenced\"");
-  counter(out, "staff_actions", c.staff_actions, "Staff commands that changed something (bans, kicks, grants, ...).");
+  counter(out, "staff_actions", c.staff_actions,
+          "Staff commands that changed something (bans, kicks, grants, ...).");
   counter(out, "moderation_writes_failed", c.moderation_writes_failed,
           "Lasting moderation changes the state file could not take (they last until restart).");
 

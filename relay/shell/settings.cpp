@@ -178,6 +178,27 @@ const std::map<std::string, Setter, std::less<>>& toml_keys() {
       // Handshake port abuse limits.
       {"hello_rate", double_key(&Config::hello_rate, 0.001, 1e6)},
       {"hello_burst", double_key(&Config::hello_burst, 1, 1e6)},
+      // Abuse limits, moderation, play.
+      {"max_logins_per_address", uint_key(&Config::max_logins_per_address, 0, 65535)},
+      {"refuse_url_names", bool_key(&Config::refuse_url_names)},
+      {"join_spam_limit", uint_key(&Config::join_spam_limit, 0, 1000)},
+      {"join_spam_window_ms", millis_key(&Config::join_spam_window, kWeekMs)},
+      {"command_burst", uint_key(&Config::command_burst, 1, 1000)},
+      {"p2p_forced_above", uint_key(&Config::p2p_forced_above, 0, kU32)},
+      {"moderator_max_silence_min",
+       [](const toml::node& n, Settings& s) {
+         std::int64_t x = 0;
+         std::string problem =
+             config::get_int(n, 1, 525600, x, "must be an integer number of minutes 1..525600");
+         if (problem.empty()) s.core.moderator_max_silence = std::chrono::minutes(x);
+         return problem;
+       }},
+      {"audit_chat", bool_key(&Config::audit_chat)},
+      {"same_delay", bool_key(&Config::same_delay)},
+      {"access_file", shell_string_key(&Settings::access_file)},
+      {"access_dns_refresh_s", shell_uint_key(&Settings::access_dns_refresh_s, 10, 86400)},
+      {"state_db", shell_string_key(&Settings::state_db)},
+      {"audit_log", shell_string_key(&Settings::audit_log)},
       // Shell.
       {"master", [](const toml::node& n, Settings& s) { return get_strings(n, s.masters, true); }},
       {"token", shell_string_key(&Settings::token)},
@@ -195,9 +216,9 @@ const std::map<std::string, Setter, std::less<>>& toml_keys() {
 
 // validate() names Config fields; the TOML file spells durations with a unit suffix.
 std::string with_toml_key_names(std::string message) {
-  static constexpr std::string_view kDurations[] = {"chat_flood",          "create_flood", "login_timeout",
-                                                    "keepalive_timeout",   "idle_timeout", "data_deadline",
-                                                    "resend_min_interval", "gap_wait"};
+  static constexpr std::string_view kDurations[] = {
+      "chat_flood",    "create_flood",        "login_timeout", "keepalive_timeout", "idle_timeout",
+      "data_deadline", "resend_min_interval", "gap_wait",      "join_spam_window"};
   for (std::string_view field : kDurations) {
     if (message.size() > field.size() && message.compare(0, field.size(), field) == 0 &&
         message[field.size()] == ':') {
@@ -340,7 +361,7 @@ LoadResult load_settings(const std::vector<std::string>& args) {
       "kaillera-relay"};
   std::string config_file, listen, game_ports, name, location, website, max_users, token, public_address,
       master_tls_ca, charset;
-  std::string metrics, log_level, ready_file;
+  std::string metrics, log_level, ready_file, access_file, state_db, audit_log;
   std::vector<std::string> masters, announce;
   bool version = false;
   bool probe = true;
@@ -375,6 +396,12 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   auto* o_log =
       app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off [info]");
   app.add_option("--ready-file", ready_file, "write the bound ports as JSON to this file once serving");
+  auto* o_access =
+      app.add_option("--access-file", access_file,
+                     "TOML access file: levels by address, CIDR or dns: name (docs/OPERATING.md)");
+  auto* o_state = app.add_option("--state-db", state_db,
+                                 "SQLite file for bans, silences and grants (created; kept across restarts)");
+  auto* o_audit = app.add_option("--audit-log", audit_log, "append one JSON line per event to this file");
   app.add_flag("--version", version, "print the version and exit");
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes its argument vector reversed
@@ -426,6 +453,9 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   if (o_metrics->count()) s.metrics = metrics;
   if (o_log->count()) s.log_level = log_level;
   s.ready_file = ready_file;
+  if (o_access->count()) s.access_file = access_file;
+  if (o_state->count()) s.state_db = state_db;
+  if (o_audit->count()) s.audit_log = audit_log;
 
   if (std::string problem = encode_config_texts(s); !problem.empty()) {
     return fail("invalid setting: " + problem);

@@ -31,6 +31,14 @@ struct Settings {
   std::string config_file;            // --config, empty when none
   std::string ready_file;             // --ready-file: JSON with the bound ports, written once serving
 
+  // Moderation (docs/OPERATING.md "Staff"): the access file (levels by address, reloaded on SIGHUP and
+  // /reload) and its dns: names' refresh; the SQLite state file of bans, silences and grants (empty: they
+  // last until restart); the audit log of JSON lines (empty: none).
+  std::string access_file;
+  std::uint32_t access_dns_refresh_s = 60;
+  std::string state_db;
+  std::string audit_log;
+
   // The announcements to `announce`: the first touch this long after start, then one every interval, each
   // bounded (connect, request and answer) by the timeout.
   std::uint32_t announce_first_s = 10;

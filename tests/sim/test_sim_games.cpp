@@ -5,6 +5,8 @@
 // KF_SIM_SEEDS=N (run N seeds of the lossy-network sweep instead of 16).
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -36,6 +38,7 @@ struct GameSpec {
   LinkParams link = LinkParams::clean();
   std::vector<LinkParams> links;  // per player, overrides `link`
   Millis limit{120000};           // virtual time
+  bool same_delay = false;        // the relay's same_delay (rooms start with /samedelay on)
 };
 
 struct GameRun {
@@ -48,8 +51,9 @@ struct GameRun {
   double virtual_seconds = 0;
 };
 
-kaillera::relay::Config relay_config() {
+kaillera::relay::Config relay_config(bool same_delay = false) {
   kaillera::relay::Config c;
+  c.same_delay = same_delay;
   c.listen = "0.0.0.0:27888";
   c.game_port_first = 27889;
   c.game_port_last = 27889;
@@ -96,7 +100,7 @@ GameRun run_game(const GameSpec& spec) {
 }
 
 GameRun run_game_impl(const GameSpec& spec) {
-  kaillera::relay::Server relay(relay_config());
+  kaillera::relay::Server relay(relay_config(spec.same_delay));
   SimNetwork sim(spec.seed);
   sim.set_relay(relay);
   maybe_trace(sim);
@@ -269,6 +273,49 @@ TEST(SimGame, TwoPlayersWithLossReorderingAndDuplicates) {
   }
 }
 
+// Frame delay per player (the default) or shared (/samedelay, KAILLERA.md §5.3): players 5, 40, 100 and 160
+// ms away. Either way every frame each player gets is what lock-step must produce; per player the delays rise
+// with the distance, shared they are all the farthest player's.
+class SimDelay : public ::testing::TestWithParam<std::tuple<std::uint32_t, bool>> {};
+
+TEST_P(SimDelay, PerPlayerAndSharedDelaysPlayBitExactGames) {
+  const auto [players, same] = GetParam();
+  GameSpec spec;
+  spec.seed = 40 + players;
+  spec.players = players;
+  spec.frames = 600;
+  spec.same_delay = same;
+  const int one_way_ms[] = {5, 40, 100, 160};
+  for (std::uint32_t i = 0; i < players; ++i) {
+    LinkParams l = LinkParams::clean();
+    l.latency = Millis(one_way_ms[i]);
+    spec.links.push_back(l);
+  }
+  const auto run = run_game(spec);
+  expect_clean_game(run, spec);
+  std::vector<std::uint16_t> delays;  // by joining order (player i+1 is i-th nearest)
+  for (const auto& r : run.results)
+    delays.push_back(r.delay);
+  for (std::size_t i = 1; i < delays.size(); ++i) {
+    if (same) {
+      EXPECT_EQ(delays[i], delays[0]) << describe(run);
+    } else {
+      EXPECT_GT(delays[i], delays[i - 1]) << describe(run);
+    }
+  }
+  // LAN (conn 1): delay = floor(60 x ping_s) + 1; the farthest player's ping is at least its round trip.
+  const int farthest_rtt_ms = 2 * one_way_ms[players - 1];
+  EXPECT_GE(delays.back(), 60 * farthest_rtt_ms / 1000 + 1) << describe(run);
+  if (same) {
+    EXPECT_GE(delays.front(), 60 * farthest_rtt_ms / 1000 + 1) << describe(run);
+  } else {
+    EXPECT_LE(delays.front(), 60 * 30 / 1000 + 1) << describe(run);  // a ~10 ms round trip
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Delays, SimDelay,
+                         ::testing::Combine(::testing::Values(2u, 3u, 4u), ::testing::Bool()));
+
 TEST(SimGame, LossyRunsAreDeterministicForASeed) {
   GameSpec spec;
   spec.seed = 77;
@@ -294,7 +341,9 @@ TEST(SimGame, LossyRunsAreDeterministicForASeed) {
   }
   spec.seed = 78;
   const auto c = run_game(spec);
-  EXPECT_NE(a.delivered, c.delivered);  // another seed, another run
+  // Another seed, another run: some count differs (one count alone may match by chance).
+  EXPECT_NE(std::make_tuple(a.delivered, a.relay.datagrams_in, a.relay.datagrams_out, a.virtual_seconds),
+            std::make_tuple(c.delivered, c.relay.datagrams_in, c.relay.datagrams_out, c.virtual_seconds));
 }
 
 TEST(SimGame, MixedCacheClients) {
@@ -618,8 +667,8 @@ TEST(SimRelayCore, ResendRepeatsAWholeLostFanOut) {
 // links with 0-20 % loss, duplication, reordering and 0-250 ms latency with jitter (each player its own
 // link). Every player must receive every block, and every block must carry every player's input of its
 // frames: the relay waits for holes in a client's seqs until the client's own resend fills them (gap_wait),
-// so loss costs time, not input. Only input the relay reports as given up (lost_messages, lost_cache_refs) may
-// show as zeros.
+// so loss costs time, not input. Only input the relay reports as given up (lost_messages, lost_cache_refs)
+// may show as zeros.
 
 struct MatrixCase {
   std::uint32_t players;

@@ -65,6 +65,8 @@ constexpr CommandInfo kCommands[] = {
     {Verb::kTempElevated, "tempelevated", L::kOwner, S::kBoth, false, A::kGrantArgs, "/tempelevated <user id> <minutes>", "elevated for a while"},
     {Verb::kTempModerator, "tempmoderator", L::kOwner, S::kBoth, false, A::kGrantArgs, "/tempmoderator <user id> <minutes>", "moderator for a while"},
     {Verb::kTempAdmin, "tempadmin", L::kOwner, S::kBoth, false, A::kGrantArgs, "/tempadmin <user id> <minutes>", "admin for a while"},
+    {Verb::kStealthOn, "stealthon", L::kAdmin, S::kLobby, false, A::kNone, "/stealthon", "join rooms unseen, even running ones"},
+    {Verb::kStealthOff, "stealthoff", L::kAdmin, S::kLobby, false, A::kNone, "/stealthoff", "join rooms as a player again"},
     {Verb::kReload, "reload", L::kAdmin, S::kBoth, false, A::kNone, "/reload", "read the access file again"},
     {Verb::kShutdown, "shutdown", L::kAdmin, S::kBoth, false, A::kNone, "/shutdown", "stop the relay"},
 };

@@ -67,6 +67,8 @@ enum class Verb : std::uint8_t {
   kTempElevated,
   kTempModerator,
   kTempAdmin,
+  kStealthOn,
+  kStealthOff,
   kReload,
   kShutdown,
 };

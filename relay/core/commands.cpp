@@ -180,6 +180,15 @@ void Server::Impl::player_command(Session& s, const Command& c, Game* room, Time
       return;
     case Verb::kVersion:
       reply(s, "kaillera-relay " KF_VERSION);
+      if (s.level >= Level::kAdmin) {
+        std::size_t playing_games = 0;
+        for (const auto& [id, g] : games)
+          playing_games += g->state != GameState::kWaiting ? 1 : 0;
+        reply(s, std::to_string(logged_in_count()) + " users, " + std::to_string(games.size()) + " games (" +
+                     std::to_string(playing_games) + " playing), charset " + cfg.charset + ", state " +
+                     (journal ? "saved" : "in memory only") + ", " + std::to_string(mod.bans(now).size()) +
+                     " bans, " + std::to_string(mod.silences(now).size()) + " silences");
+      }
       return;
     case Verb::kFindUser: {
       std::size_t found = 0;

@@ -36,6 +36,25 @@ void Server::Impl::announce_to_room(const Game& g, std::string_view line) {
   for (const auto& p : g.players) {
     if (Session* o = session(p.user_id); o && !p.left && o->game_id == g.id) room_info(*o, line);
   }
+  for (std::uint16_t id : g.watchers) {
+    if (Session* o = session(id)) room_info(*o, line);
+  }
+}
+
+// An admin in stealth joins as a watcher: any room, waiting or playing, full or not; it gets the room's chat
+// and notices, nobody else learns it is there, and it plays no part in the lock-step.
+void Server::Impl::watch_game(Session& s, Game& g) {
+  proto::PlayerInformation pi;
+  for (const auto& p : g.players) {
+    if (p.left) continue;
+    if (const Session* o = session(p.user_id))
+      pi.players.push_back({o->name, o->ping_ms, o->id, o->conn_type});
+  }
+  g.watchers.push_back(s.id);
+  s.game_id = g.id;
+  send(s, pi);
+  send(s, proto::JoinGame{"", g.id, s.name, s.ping_ms, s.id, s.conn_type});
+  room_info(s, "Stealth: you watch this room unseen (/stealthoff in the lobby to join rooms openly)");
 }
 
 bool Server::Impl::join_spam(Game& g, std::uint32_t ip, TimePoint now) {
@@ -125,6 +144,10 @@ void Server::Impl::on_create_game(Session& s, const proto::CreateGame& m, TimePo
 void Server::Impl::on_join_game(Session& s, const proto::JoinGame& m, TimePoint now) {
   Game* g = game(m.game_id);
   std::string reason;
+  if (s.game_id == 0 && g && s.stealth && s.level >= Level::kAdmin) {
+    watch_game(s, *g);
+    return;
+  }
   if (s.game_id != 0) {
     reason = "you are already in a game";
   } else if (!g) {
@@ -201,6 +224,9 @@ void Server::Impl::on_game_chat(Session& s, std::string_view text, TimePoint now
   const proto::GameChat m{s.name, text};
   for (const auto& p : g->players) {
     if (Session* o = session(p.user_id); o && !ignores(*o, s)) send(*o, m);
+  }
+  for (std::uint16_t id : g->watchers) {
+    if (Session* o = session(id); o && !ignores(*o, s)) send(*o, m);
   }
   if (cfg.audit_chat) {
     audit(AuditEvent{"chat", {}}
@@ -403,6 +429,12 @@ void Server::Impl::leave_game(Session& s, TimePoint now, bool kicked) {
     s.game_id = 0;
     return;
   }
+  if (auto w = std::find(g->watchers.begin(), g->watchers.end(), s.id); w != g->watchers.end()) {
+    g->watchers.erase(w);  // a watcher leaves as unseen as it came
+    send(s, proto::QuitGame{s.name, s.id});
+    s.game_id = 0;
+    return;
+  }
   if (Player* p = player_of(*g, s.id); p && p->playing && g->state != GameState::kWaiting) {
     on_drop(s, now);
     g = game(s.game_id);
@@ -444,6 +476,12 @@ void Server::Impl::close_game(Game& g, TimePoint now) {
   if (owner) send(*owner, proto::QuitGame{owner->name, owner->id});
   for (const auto& p : g.players) {
     if (Session* o = session(p.user_id); o && o->game_id == id) o->game_id = 0;
+  }
+  for (std::uint16_t w : g.watchers) {
+    if (Session* o = session(w); o && o->game_id == id) {
+      send(*o, proto::QuitGame{o->name, o->id});
+      o->game_id = 0;
+    }
   }
   games.erase(id);
 }

@@ -44,6 +44,7 @@ struct Session {
   bool msg_off = false;                // /msgoff: refuses private messages (staff's still arrive)
   bool p2p = false;                    // /p2pon: no lobby traffic while playing
   bool ignore_all = false;             // /ignoreall: no chat from anyone but staff
+  bool stealth = false;                // /stealthon (admins): rooms are joined invisibly, as a watcher
   std::vector<std::uint32_t> ignored;  // /ignore: addresses whose chat is not delivered (bounded)
   std::uint16_t reply_to = 0;          // the last private message partner, for /r
   double command_tokens = -1;          // command flood bucket (-1: full, not yet used)
@@ -112,8 +113,9 @@ struct Game {
   std::string emulator;  // the owner's login emulator string
   GameState state = GameState::kWaiting;
   std::uint32_t max_players = 8;
-  std::uint32_t max_ping = 0;                    // 0 = no room limit
-  std::vector<Player> players;                   // player number = index + 1
+  std::uint32_t max_ping = 0;           // 0 = no room limit
+  std::vector<Player> players;          // player number = index + 1
+  std::vector<std::uint16_t> watchers;  // admins in the room in stealth: see its chat, invisible to the rest
   std::unordered_set<std::uint32_t> banned_ips;  // kicked from this room by its owner
   std::unordered_set<std::uint32_t> muted_ips;   // /mute: no room chat, kept when they rejoin
   bool emu_locked = false;                       // /setemu: only the owner's emulator may join
@@ -229,6 +231,9 @@ struct Server::Impl {
     for (const auto& p : g.players) {
       if (Session* s = session(p.user_id)) send(*s, m);
     }
+    for (std::uint16_t id : g.watchers) {
+      if (Session* s = session(id)) send(*s, m);
+    }
   }
   bool playing(const Session& s) const;  // in a game that has started
   void audit(AuditEvent e) {
@@ -292,6 +297,7 @@ struct Server::Impl {
 
   void announce_to_room(const Game& g, std::string_view line);  // 0x08 from "Server" to everyone present
   void start_game(Game& g, TimePoint now);
+  void watch_game(Session& s, Game& g);
   std::uint32_t delay_ping(const Game& g, std::uint32_t own_ping) const;  // the ping a player's delay is from
   bool join_spam(Game& g, std::uint32_t ip, TimePoint now);
 

@@ -538,6 +538,13 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
       refresh_levels(now);
       return;
     }
+    case Verb::kStealthOn:
+    case Verb::kStealthOff:
+      s.stealth = c.info->verb == Verb::kStealthOn;
+      audit(staff_event(s.stealth ? "stealthon" : "stealthoff"));
+      reply(s, s.stealth ? "Stealth on: rooms you join see nothing of you; you watch, you do not play"
+                         : "Stealth off: you join rooms as a player");
+      return;
     case Verb::kReload:
       if (!reload_hook) {
         reply(s, "This relay has nothing to reload (no access file)");

@@ -47,6 +47,7 @@ constexpr CommandInfo kCommands[] = {
     {Verb::kSetEmu, "setemu", L::kNormal, S::kRoom, true, A::kAnyOptional, "/setemu [any]", "only your emulator may join (any: all)"},
     {Verb::kSetConn, "setconn", L::kNormal, S::kRoom, true, A::kAnyOptional, "/setconn [any]", "only your connection type may join"},
     {Verb::kSameDelay, "samedelay", L::kNormal, S::kRoom, true, A::kOnOff, "/samedelay on|off", "one frame delay for all players"},
+    {Verb::kDetectAutofire, "detectautofire", L::kNormal, S::kRoom, true, A::kNumber, "/detectautofire <0-5>", "warn of autofire (0 = off)"},
     {Verb::kNum, "num", L::kNormal, S::kRoom, false, A::kNone, "/num", "players in the room"},
     // Staff.
     {Verb::kKick, "kick", L::kModerator, S::kLobby, false, A::kUser, "/kick <user id>", "remove a user from the relay"},

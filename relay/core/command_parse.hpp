@@ -49,6 +49,7 @@ enum class Verb : std::uint8_t {
   kSetEmu,
   kSetConn,
   kSameDelay,
+  kDetectAutofire,
   kNum,
   // staff
   kKick,

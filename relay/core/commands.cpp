@@ -474,6 +474,21 @@ void Server::Impl::room_command(Session& s, Game& g, const Command& c, TimePoint
                                         : std::string("Any connection type may join this room"));
       return;
     }
+    case Verb::kDetectAutofire:
+      if (c.number > 5) {
+        room_error(s,
+                   "Usage: /detectautofire <0-5>: 0 = off, 1 = only the fastest autofire ... 5 = slower too");
+        return;
+      }
+      g.autofire = static_cast<std::uint8_t>(c.number);
+      for (auto& p : g.players) {
+        p.autofire.reset();
+        p.autofire.set_sensitivity(g.autofire);
+      }
+      announce_to_room(g, g.autofire
+                              ? "Autofire detection: sensitivity " + std::to_string(g.autofire) + " of 5"
+                              : std::string("Autofire detection: off"));
+      return;
     case Verb::kSameDelay:
       g.same_delay = c.on;
       announce_to_room(g, g.same_delay ? "Same delay: every player gets the delay of the highest ping"

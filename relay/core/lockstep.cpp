@@ -116,6 +116,7 @@ void Server::Impl::on_input(Game& g, Player& p, ByteSpan data, TimePoint now) {
     p.in_bytes.erase(p.in_bytes.begin(), p.in_bytes.begin() + static_cast<std::ptrdiff_t>(p.in_read));
     p.in_read = 0;
   }
+  if (g.autofire != 0) scan_autofire(g, p, data.first(frames * p.bytes_per_frame));
   p.in_bytes.insert(p.in_bytes.end(), data.begin(),
                     data.begin() + static_cast<std::ptrdiff_t>(frames * p.bytes_per_frame));
   p.in_frames += static_cast<std::uint32_t>(frames);
@@ -242,6 +243,18 @@ void Server::Impl::check_games(TimePoint now) {
       ++counters.desyncs;
       on_drop(*s, now, why);
     }
+  }
+}
+
+// /detectautofire: each frame of the player's input through its scanner; the room hears of it once per game.
+void Server::Impl::scan_autofire(Game& g, Player& p, ByteSpan data) {
+  for (std::size_t at = 0; at + p.bytes_per_frame <= data.size(); at += p.bytes_per_frame) {
+    if (!p.autofire.scan(data.subspan(at, p.bytes_per_frame))) continue;
+    const Session* s = session(p.user_id);
+    const auto number = static_cast<std::size_t>(&p - g.players.data()) + 1;
+    announce_to_room(g, "P" + std::to_string(number) + " " + (s ? s->name : std::string("?")) +
+                            ": autofire suspected (a button toggles every " +
+                            std::to_string(p.autofire.half_period()) + " frames, again and again)");
   }
 }
 

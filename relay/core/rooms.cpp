@@ -315,6 +315,8 @@ void Server::Impl::start_game(Game& game_ref, TimePoint now) {
     p.in_cache.clear();
     p.out_cache.clear();
     p.frames_last = 0;
+    p.autofire.reset();
+    p.autofire.set_sensitivity(g->autofire);
     p.waited_ms = 0;
     p.blocks_in = 0;
     p.last_data = p.last_arrival = now;

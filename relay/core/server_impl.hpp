@@ -16,6 +16,7 @@
 #include "common/kaillera/game_cache.hpp"
 #include "common/kaillera/messages.hpp"
 #include "common/net/rate_limiter.hpp"
+#include "relay/core/autofire.hpp"
 #include "relay/core/command_parse.hpp"
 #include "relay/core/journal.hpp"
 #include "relay/core/moderation.hpp"
@@ -104,6 +105,7 @@ struct Player {
   std::uint64_t waited_ms = 0;
   TimePoint last_arrival{};
   std::uint64_t blocks_in = 0;
+  AutofireScanner autofire;  // used only while the room's /detectautofire is on
 };
 
 struct Game {
@@ -122,6 +124,7 @@ struct Game {
   bool conn_locked = false;                      // /setconn: only the owner's connection type may join
   bool same_delay = false;     // /samedelay: every player gets the delay of the highest ping
   std::uint32_t start_at = 0;  // /startn: start once this many players are in (0 = off)
+  std::uint8_t autofire = 0;   // /detectautofire: sensitivity 1..5, 0 = off
   std::deque<std::pair<std::uint32_t, TimePoint>> recent_joins;  // (ip, when): join spam
   TimePoint started{}, last_emit{}, last_stall_resend{};
   std::uint64_t frames_emitted = 0;
@@ -286,6 +289,7 @@ struct Server::Impl {
   void send_block(Player& p, Session& s);
   void on_input(Game& g, Player& p, ByteSpan data, TimePoint now);
   void note_cache_use(Player& p, bool hit);
+  void scan_autofire(Game& g, Player& p, ByteSpan data);
   void play_zeros(Game& g, Player& p, std::uint16_t packets, TimePoint now);
   void fill_lost_input(Session& s, std::uint16_t lost, TimePoint now);
   std::uint32_t common_bytes_per_frame(const Game& g) const;

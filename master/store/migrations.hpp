@@ -1,42 +1,19 @@
-// The schema migration runner. Migrations are the files migrations/NNNN_name.sql of the source tree, embedded
-// into the binary at build time (embedded_migrations()). Each one runs in its own transaction together with
-// its row in schema_migrations; a database whose newest applied migration this binary does not know is
-// refused, so an old binary never writes into a newer schema.
+// The master's schema migrations: migrations/NNNN_name.sql, embedded at build time, run by the shared runner
+// (common/store/migrations.hpp).
 #pragma once
 
-#include <cstdint>
 #include <span>
-#include <string>
-#include <string_view>
-#include <vector>
 
+#include "common/store/migrations.hpp"
 #include "master/store/sqlite.hpp"
 
 namespace kaillera::master::store {
+using kaillera::store::migrate;
+using kaillera::store::Migration;
+using kaillera::store::MigrationResult;
+using kaillera::store::pending_migrations;
+using kaillera::store::schema_version;
 
-struct Migration {
-  int version = 0;        // NNNN
-  std::string_view name;  // "init" for 0001_init.sql
-  std::string_view sql;
-};
-
-// The migrations compiled into this binary, ordered by version (generated from migrations/*.sql).
+// The migrations compiled into kaillera-master, ordered by version (generated from migrations/*.sql).
 std::span<const Migration> embedded_migrations();
-
-struct MigrationResult {
-  int from_version = 0;      // newest applied before (0 = empty database)
-  int to_version = 0;        // newest applied after
-  std::vector<int> applied;  // versions applied by this run
-};
-
-// The newest applied version (0 when schema_migrations is missing or empty).
-int schema_version(Db& db);
-
-// Brings the schema up to date. Throws StoreError naming the migration that failed (nothing of that migration
-// stays applied), or when the database is newer than `known` or has applied a version `known` lacks.
-MigrationResult migrate(Db& db, std::span<const Migration> known, std::int64_t now_unix_ms);
-
-// Only checks: throws the same "newer than this binary" error as migrate() and reports how many are pending.
-std::size_t pending_migrations(Db& db, std::span<const Migration> known);
-
 }  // namespace kaillera::master::store

@@ -120,7 +120,8 @@ class Store {
                         std::int64_t now_unix_ms);
   std::int64_t prune_measurements(std::int64_t received_before_unix_ms);
   std::int64_t count_measurements();
-  // Every measurement received at or after `since`, oldest first, with its relay (to rebuild the pick's index).
+  // Every measurement received at or after `since`, oldest first, with its relay (to rebuild the pick's
+  // index).
   std::vector<std::pair<std::int64_t, MeasurementRow>> load_measurements(std::int64_t since_unix_ms);
 
   // ---- pick groups (a shareable code; each visitor adds their address)

@@ -1,10 +1,10 @@
-#include "master/store/sqlite.hpp"
+#include "common/store/sqlite.hpp"
 
 #include <sqlite3.h>
 
 #include <utility>
 
-namespace kaillera::master::store {
+namespace kaillera::store {
 
 namespace {
 
@@ -201,4 +201,4 @@ void Transaction::commit() {
   done_ = true;
 }
 
-}  // namespace kaillera::master::store
+}  // namespace kaillera::store

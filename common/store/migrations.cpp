@@ -1,10 +1,10 @@
-#include "master/store/migrations.hpp"
+#include "common/store/migrations.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <set>
 
-namespace kaillera::master::store {
+namespace kaillera::store {
 
 namespace {
 
@@ -35,17 +35,17 @@ std::string label(const Migration& m) {
 }
 
 // Throws when the database has applied something this binary does not know.
-void check_known(const std::set<int>& applied, std::span<const Migration> known) {
+void check_known(const std::set<int>& applied, std::span<const Migration> known, std::string_view program) {
   const int newest_known = known.empty() ? 0 : known.back().version;
   for (const int v : applied) {
     const bool found =
         std::any_of(known.begin(), known.end(), [v](const Migration& m) { return m.version == v; });
     if (!found) {
       const int newest_applied = *applied.rbegin();
-      throw StoreError("the database has schema migration " + std::to_string(v) +
-                       " applied, which this kaillera-master does not know (database at version " +
+      throw StoreError("the database has schema migration " + std::to_string(v) + " applied, which this " +
+                       std::string(program) + " does not know (database at version " +
                        std::to_string(newest_applied) + ", this binary knows up to " +
-                       std::to_string(newest_known) + "): use a newer kaillera-master");
+                       std::to_string(newest_known) + "): use a newer " + std::string(program));
     }
   }
 }
@@ -57,19 +57,20 @@ int schema_version(Db& db) {
   return applied.empty() ? 0 : *applied.rbegin();
 }
 
-std::size_t pending_migrations(Db& db, std::span<const Migration> known) {
+std::size_t pending_migrations(Db& db, std::span<const Migration> known, std::string_view program) {
   const auto applied = applied_versions(db);
-  check_known(applied, known);
+  check_known(applied, known, program);
   return static_cast<std::size_t>(std::count_if(
       known.begin(), known.end(), [&](const Migration& m) { return applied.count(m.version) == 0; }));
 }
 
-MigrationResult migrate(Db& db, std::span<const Migration> known, std::int64_t now_unix_ms) {
+MigrationResult migrate(Db& db, std::span<const Migration> known, std::int64_t now_unix_ms,
+                        std::string_view program) {
   for (std::size_t i = 1; i < known.size(); ++i) {
     if (known[i].version <= known[i - 1].version) throw StoreError("embedded migrations are not ordered");
   }
   auto applied = applied_versions(db);
-  check_known(applied, known);
+  check_known(applied, known, program);
 
   MigrationResult result;
   result.from_version = applied.empty() ? 0 : *applied.rbegin();
@@ -96,4 +97,4 @@ MigrationResult migrate(Db& db, std::span<const Migration> known, std::int64_t n
   return result;
 }
 
-}  // namespace kaillera::master::store
+}  // namespace kaillera::store

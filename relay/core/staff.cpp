@@ -123,12 +123,11 @@ std::string Server::Impl::sanction_text(const Sanction& x, TimePoint now) const 
 void Server::Impl::journal_change(ModerationChange c, Session& issuer, std::string ack) {
   ++counters.staff_actions;
   c.change_id = next_change_id++;
-  if (journal == nullptr) {
+  if (journal == nullptr || !journal->change(c)) {
     info(issuer, ack + " (memory only: this relay has no state file)");
     return;
   }
   pending_acks[c.change_id] = {issuer.id, std::move(ack)};
-  journal->change(c);
 }
 
 void Server::Impl::remove_banned(const AddressRange& range, std::string_view reason, TimePoint now) {

@@ -19,6 +19,7 @@
 #include "common/net/address.hpp"
 #include "common/text/charset.hpp"
 #include "relay/announce/touch.hpp"
+#include "relay/shell/access_file.hpp"
 
 namespace kaillera::relay::shell {
 namespace {
@@ -463,6 +464,14 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   if (std::string problem = check_settings(s); !problem.empty()) {
     return fail("invalid setting: " + problem);
   }
+  // The access file is checked now, so a bad one stops the relay before it serves anyone.
+  AccessList access;
+  if (!s.access_file.empty()) {
+    AccessLoad a = load_access_file(s.access_file, s.core.charset);
+    if (!a.list) return fail("invalid access file: " + a.error);
+    access = std::move(*a.list);
+  }
+  s.access = merge_admins(std::move(access), s.core.admins);
   return r;
 }
 

@@ -36,6 +36,7 @@ struct Settings {
   // last until restart); the audit log of JSON lines (empty: none).
   std::string access_file;
   std::uint32_t access_dns_refresh_s = 60;
+  AccessList access;  // the access file as read at start-up (load_settings), relay.toml's admins after it
   std::string state_db;
   std::string audit_log;
 

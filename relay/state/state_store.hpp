@@ -1,0 +1,87 @@
+// The relay's state file (docs/OPERATING.md "The state file"): bans, silences and temporary grants in SQLite
+// (WAL, synchronous=FULL, migrations in relay/state/migrations/). The core decides from its in-memory view
+// and hands each change over as a value; submit() queues it and returns at once, a writer thread commits
+// queued changes in batches, and only after a batch's COMMIT is each change reported written: an acknowledged
+// change survives a crash or kill -9.
+//
+// The core's times are steady-clock points; the file holds Unix milliseconds. Both conversions happen here,
+// with the two clocks read at the same moment by the caller.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+
+#include "common/store/migrations.hpp"
+#include "common/store/sqlite.hpp"
+#include "relay/core/journal.hpp"
+
+namespace kaillera::relay::state {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+using SystemTime = std::chrono::system_clock::time_point;
+
+// The migrations compiled into kaillera-relay (generated from relay/state/migrations/*.sql).
+std::span<const store::Migration> embedded_migrations();
+
+struct StoreCounters {
+  std::atomic<std::uint64_t> written{0};  // changes committed
+  std::atomic<std::uint64_t> failed{0};   // changes that could not be written (or queued)
+  std::atomic<std::uint64_t> batches{0};  // transactions
+};
+
+class StateStore {
+ public:
+  // Called on the writer thread after each change's transaction committed (ok) or failed.
+  using Written = std::function<void(std::uint64_t change_id, bool ok)>;
+  static constexpr std::size_t kMaxQueue = 4096;
+
+  // Opens (creates) and migrates the file. Throws store::StoreError naming the problem.
+  StateStore(const std::string& path, Written on_written);
+  ~StateStore();  // stop()
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  // What is active now (not lifted, not expired), with the next unused id. Call before start().
+  ModerationState load(SteadyTime steady_now, SystemTime system_now);
+  // Starts the writer thread.
+  void start();
+  // Queues a change; never waits on the disk. False when the queue is full (the change is not written).
+  bool submit(const ModerationChange& c, SteadyTime steady_now, SystemTime system_now);
+  // Writes what is queued, then ends the writer thread.
+  void stop();
+
+  const StoreCounters& counters() const { return counters_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  // A change with its times already in Unix ms.
+  struct Row {
+    ModerationChange change;
+    std::optional<std::int64_t> until_ms;  // sanction / grant
+    std::int64_t at_ms = 0;                // when issued (or lifted)
+  };
+  void run();
+  void write_batch(std::deque<Row>& batch);
+  void write_row(const Row& r);
+
+  std::string path_;
+  Written on_written_;
+  store::Db db_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Row> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+  StoreCounters counters_;
+};
+
+}  // namespace kaillera::relay::state

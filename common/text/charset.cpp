@@ -112,4 +112,36 @@ std::string from_utf8(std::string_view utf8, std::string_view charset) {
   return convert(utf8, to + "//TRANSLIT", "UTF-8", "?");
 }
 
+std::optional<std::string> encode_exact(std::string_view utf8, std::string_view charset,
+                                        std::size_t* bad_at) {
+  const std::string to = iconv_name(charset);
+  Iconv cd(to, "UTF-8");
+  if (to.empty() || !cd.ok()) {
+    if (bad_at != nullptr) *bad_at = std::string_view::npos;
+    return std::nullopt;
+  }
+  std::string out;
+  out.reserve(utf8.size() * 2);
+  char* src = const_cast<char*>(utf8.data());
+  std::size_t left = utf8.size();
+  char buf[256];
+  // The final call (src null) flushes a stateful encoding's shift sequence; none of ours has one.
+  for (bool flush = false;;) {
+    char* dst = buf;
+    std::size_t room = sizeof buf;
+    const std::size_t r =
+        flush ? iconv(cd.get(), nullptr, nullptr, &dst, &room) : iconv(cd.get(), &src, &left, &dst, &room);
+    out.append(buf, static_cast<std::size_t>(dst - buf));
+    if (r == static_cast<std::size_t>(-1)) {
+      if (errno == E2BIG) continue;
+      // EILSEQ (not UTF-8, or no such character in the charset) or EINVAL (cut at the end).
+      if (bad_at != nullptr) *bad_at = static_cast<std::size_t>(src - utf8.data());
+      return std::nullopt;
+    }
+    if (flush) break;
+    if (left == 0) flush = true;
+  }
+  return out;
+}
+
 }  // namespace kaillera::text

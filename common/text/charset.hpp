@@ -3,6 +3,8 @@
 // it is decoded here, undecodable bytes replaced by U+FFFD, never dropped.
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,5 +19,12 @@ bool known_charset(std::string_view charset);
 std::string to_utf8(std::string_view bytes, std::string_view charset);
 // UTF-8 to `charset`; characters the charset lacks become '?'.
 std::string from_utf8(std::string_view utf8, std::string_view charset);
+// UTF-8 to `charset` exactly, for operator-written text that must reach clients unchanged: nullopt when
+// `utf8` is not UTF-8, has a character the charset cannot encode (no '?', no transliteration) or the charset
+// is unknown. `bad_at` then gets the byte offset in `utf8` of the first such character (npos: unknown
+// charset). Unlike a round trip through to_utf8, many-to-one mappings pass (Shift_JIS encodes both U+301C
+// WAVE DASH and U+FF5E FULLWIDTH TILDE as 0x8160).
+std::optional<std::string> encode_exact(std::string_view utf8, std::string_view charset,
+                                        std::size_t* bad_at = nullptr);
 
 }  // namespace kaillera::text

@@ -327,15 +327,15 @@ std::string check_settings(const Settings& s) {
 std::string encode_config_texts(Settings& s) {
   if (std::string problem = check_charset(s.core.charset); !problem.empty()) return problem;
   const std::string& cs = s.core.charset;
-  // Round trip: a text that is not UTF-8, or has a character the charset lacks ('?' or a transliteration on
-  // the way in), does not come back unchanged.
+  // A strict conversion: a text that is not UTF-8, or has a character the charset lacks, is refused. (A round
+  // trip would refuse good text too: Shift_JIS reads back its wave dash as a full-width tilde.)
   auto encode = [&](std::string& text, std::string_view key) -> std::string {
-    std::string bytes = text::from_utf8(text, cs);
-    if (text::to_utf8(bytes, cs) != text) {
+    auto bytes = text::encode_exact(text, cs);
+    if (!bytes) {
       return std::string(key) + ": '" + text + "' is not UTF-8 or has characters that charset '" + cs +
              "' cannot encode";
     }
-    text = std::move(bytes);
+    text = std::move(*bytes);
     return {};
   };
   for (auto [field, key] : {std::pair{&Config::name, "name"}, std::pair{&Config::location, "location"},
@@ -470,8 +470,9 @@ LoadResult load_settings(const std::vector<std::string>& args) {
     AccessLoad a = load_access_file(s.access_file, s.core.charset);
     if (!a.list) return fail("invalid access file: " + a.error);
     access = std::move(*a.list);
+    s.access_warnings = std::move(a.warnings);
   }
-  s.access = merge_admins(std::move(access), s.core.admins);
+  s.access = merge_admins(std::move(access), s.core.admins, &s.access_warnings);
   return r;
 }
 

@@ -35,3 +35,25 @@ TEST(Charset, EncodesFromUtf8) {
   EXPECT_EQ(t::from_utf8("café", "windows-1252"), "caf\xe9");
   EXPECT_EQ(t::from_utf8("ok", "utf-8"), "ok");
 }
+
+TEST(Charset, EncodesExactlyOrSaysWhereItCannot) {
+  EXPECT_EQ(t::encode_exact("じょｎ", "shift_jis"), "\x82\xb6\x82\xe5\x82\x8e");
+  // Shift_JIS encodes the wave dash (it decodes back as the full-width tilde: a round trip would refuse it).
+  EXPECT_EQ(t::encode_exact("〜", "shift_jis"), "\x81\x60");
+  EXPECT_EQ(t::encode_exact("café", "windows-1252"), "caf\xe9");
+  EXPECT_EQ(t::encode_exact("", "gbk"), "");
+  EXPECT_EQ(t::encode_exact("ok ぷ", "utf-8"), "ok ぷ");
+
+  std::size_t bad = 99;
+  EXPECT_EQ(t::encode_exact("caf\xc3\xa9 \xc5\x81odz", "windows-1252", &bad), std::nullopt);  // "café Łodz"
+  EXPECT_EQ(bad, 6u);  // where "Ł" starts: no '?', no transliteration
+  bad = 99;
+  EXPECT_EQ(t::encode_exact("ab\xff", "utf-8", &bad), std::nullopt);  // not UTF-8
+  EXPECT_EQ(bad, 2u);
+  bad = 99;
+  EXPECT_EQ(t::encode_exact("ab\xe3\x81", "shift_jis", &bad), std::nullopt);  // cut at the end
+  EXPECT_EQ(bad, 2u);
+  bad = 0;
+  EXPECT_EQ(t::encode_exact("ok", "klingon", &bad), std::nullopt);
+  EXPECT_EQ(bad, std::string::npos);
+}

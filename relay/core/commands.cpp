@@ -405,7 +405,8 @@ void Server::Impl::room_command(Session& s, Game& g, const Command& c, TimePoint
     case Verb::kMute:
     case Verb::kUnmute: {
       Session* t = find_user(c.target->user_id);
-      if (!t || t->game_id != g.id) {
+      // A mute outlives leaving the room, so /unmute takes any logged-in user; /mute, players present.
+      if (!t || (c.info->verb == Verb::kMute && t->game_id != g.id)) {
         room_error(s, "No player in this room has id " + std::to_string(c.target->user_id));
         return;
       }
@@ -444,14 +445,15 @@ void Server::Impl::room_command(Session& s, Game& g, const Command& c, TimePoint
                           " player numbers once, e.g. /swap 21");
         return;
       }
-      std::vector<Player> reordered;
       for (std::uint32_t i = 0; i < c.number; ++i) {
-        if (c.order[i] > g.players.size()) {
+        if (c.order[i] > g.players.size()) {  // checked before anything moves
           room_error(s, "Usage: /swap <order>: numbers 1 to " + std::to_string(g.players.size()));
           return;
         }
-        reordered.push_back(std::move(g.players[c.order[i] - 1u]));
       }
+      std::vector<Player> reordered;
+      for (std::uint32_t i = 0; i < c.number; ++i)
+        reordered.push_back(std::move(g.players[c.order[i] - 1u]));
       g.players = std::move(reordered);
       std::string line = "Player numbers:";
       for (std::size_t i = 0; i < g.players.size(); ++i) {

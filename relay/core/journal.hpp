@@ -19,18 +19,18 @@ namespace kaillera::relay {
 
 struct ModerationChange {
   enum class Kind : std::uint8_t {
-    kBan,  // sanction: a new ban
-    kSilence,  // sanction: a new silence
-    kGrant,  // grant: a new temporary level
-    kLiftBan,  // id: the ban is lifted (early, by staff)
+    kBan,          // sanction: a new ban
+    kSilence,      // sanction: a new silence
+    kGrant,        // grant: a new temporary level
+    kLiftBan,      // id: the ban is lifted (early, by staff)
     kLiftSilence,  // id
-    kLiftGrant,  // id
+    kLiftGrant,    // id
   } kind = Kind::kBan;
   std::uint64_t change_id = 0;  // the core's sequence number; echoed back in change_written()
-  Sanction sanction;  // kBan, kSilence
-  Grant grant;  // kGrant
-  std::uint64_t id = 0;  // kLift*: the id of the entry
-  std::string by;  // kLift*: who lifted it (charset bytes)
+  Sanction sanction;            // kBan, kSilence
+  Grant grant;                  // kGrant
+  std::uint64_t id = 0;         // kLift*: the id of the entry
+  std::string by;               // kLift*: who lifted it (charset bytes)
 };
 
 // One audit event: a type ("login", "logout", "chat", "game_created", "game_started", "game_ended",

@@ -12,6 +12,8 @@ constexpr std::size_t kStatusChunkBytes = 400;  // ServerStatus pieces (KAILLERA
 }  // namespace
 
 void Server::Impl::complete_login(Session& s, TimePoint now) {
+  // The level now, not at the login packet: a ban issued during the ACK round trips counts.
+  s.level = mod.level_of(s.addr.ip, now);
   // Checks in the order a player would want to learn about them.
   std::string refusal;
   const std::string_view name = trim(s.name);

@@ -93,7 +93,7 @@ void Server::Impl::on_create_game(Session& s, const proto::CreateGame& m, TimePo
     reason = "game name contains illegal characters";
   } else if (!s.exempt() && s.last_create && now - *s.last_create < cfg.create_flood) {
     reason = "flood control, wait a moment";
-  } else if (!s.staff() && !mod.access().game_allowed(rom)) {
+  } else if (!s.exempt() && !mod.access().game_allowed(rom)) {
     ++counters.refused_game;
     reason = "this game is not allowed on this relay";
   } else if (cfg.max_games != 0 && games.size() >= cfg.max_games) {
@@ -194,10 +194,17 @@ void Server::Impl::on_join_game(Session& s, const proto::JoinGame& m, TimePoint 
     announce_to_room(*g, s.name + " uses another emulator (" + s.emulator + ") than the owner (" +
                              g->emulator + "): the game cannot start");
   }
-  if (g->start_at != 0 && player_count(*g) >= g->start_at && g->state == GameState::kWaiting) {
-    announce_to_room(*g, std::to_string(g->start_at) + " players are in: starting (/startn)");
-    g->start_at = 0;
-    start_game(*g, now);
+  if (g->start_at != 0 && player_count(*g) >= g->start_at && g->state == GameState::kWaiting &&
+      !g->chat_room()) {
+    // A start like the owner's /start: players who cannot play together are not started (§5.3); /startn
+    // stays on, so a later join may start the game.
+    if (std::string why = start_refusal(*g); !why.empty()) {
+      announce_to_room(*g, "Start denied: " + why);
+    } else {
+      announce_to_room(*g, std::to_string(g->start_at) + " players are in: starting (/startn)");
+      g->start_at = 0;
+      start_game(*g, now);
+    }
   }
 }
 

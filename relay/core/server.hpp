@@ -148,7 +148,8 @@ class Server {
   void load_moderation(ModerationState state);
   // A new access list (start-up, SIGHUP, /reload): levels of logged-in users change at once; nobody is
   // dropped (bans and filters apply to new logins).
-  void set_access(AccessList list, TimePoint now, Sink& out);
+  // Returns how many logged-in users' levels changed.
+  std::size_t set_access(AccessList list, TimePoint now, Sink& out);
   // The shell wrote (ok) or could not write a change the core handed it; the staff member who made it is
   // told now.
   void change_written(std::uint64_t change_id, bool ok, TimePoint now, Sink& out);

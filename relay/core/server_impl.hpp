@@ -324,7 +324,7 @@ struct Server::Impl {
   std::uint8_t owner_conn_type(const Game& g) const;
   Session* find_user(std::uint16_t id);
   bool outranks(const Session& issuer, Level target) const;
-  void refresh_levels(TimePoint now);
+  std::size_t refresh_levels(TimePoint now);  // how many users' levels changed
   void journal_change(ModerationChange c, Session& issuer, std::string ack);
   std::string sanction_text(const Sanction& x, TimePoint now) const;
   void remove_banned(const AddressRange& range, std::string_view reason, TimePoint now);

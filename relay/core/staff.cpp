@@ -41,10 +41,11 @@ void Server::load_moderation(ModerationState state) {
   impl_->mod.load(std::move(state));
 }
 
-void Server::set_access(AccessList list, TimePoint now, Sink& out) {
+std::size_t Server::set_access(AccessList list, TimePoint now, Sink& out) {
   impl_->mod.set_access(std::move(list));
-  impl_->refresh_levels(now);
+  const std::size_t changed = impl_->refresh_levels(now);
   impl_->flush(now, out);
+  return changed;
 }
 
 void Server::change_written(std::uint64_t change_id, bool ok, TimePoint now, Sink& out) {
@@ -91,20 +92,22 @@ bool Server::Impl::outranks(const Session& issuer, Level target) const {
   return issuer.level > target;
 }
 
-void Server::Impl::refresh_levels(TimePoint now) {
+std::size_t Server::Impl::refresh_levels(TimePoint now) {
+  std::size_t changed = 0;
   for (auto& [id, u] : sessions) {
     if (u->state != SessionState::kLoggedIn) continue;
-    const Level l = mod.level_of(u->addr.ip, now);
-    if (l == u->level) continue;
-    const bool up = l > u->level;
-    u->level = l;
+    Level l = mod.level_of(u->addr.ip, now);
     // A banned level among logged-in users comes only from the access file (reload never drops anyone):
     // they keep playing as normal users and are refused at their next login.
-    if (l != Level::kBanned) {
-      info(*u, std::string("Your level on this relay is now ") + std::string(level_name(l)) +
-                   (up && l >= Level::kModerator ? ": /help lists your commands" : ""));
-    }
+    if (l == Level::kBanned) l = Level::kNormal;
+    if (l == u->level) continue;
+    ++changed;
+    const bool up = l > u->level;
+    u->level = l;
+    info(*u, std::string("Your level on this relay is now ") + std::string(level_name(l)) +
+                 (up && l >= Level::kModerator ? ": /help lists your commands" : ""));
   }
+  return changed;
 }
 
 std::string Server::Impl::sanction_text(const Sanction& x, TimePoint now) const {
@@ -383,9 +386,15 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
       }
       std::size_t lifted = 0;
       for (std::uint32_t ip : ips) {
+        // A range clears what covers it and what lies inside it; an address, what covers the address.
+        auto hits = [&](const AddressRange& r) {
+          if (target.kind == Target::Kind::kRange)
+            return r.contains(ip) || (r.prefix >= target.range.prefix && target.range.contains(r.net));
+          return r.contains(ip);
+        };
         auto lift = [&](std::vector<const Sanction*> list, bool ban) {
           for (const Sanction* x : list) {
-            if (!x->range.contains(ip)) continue;
+            if (!hits(x->range)) continue;
             const std::uint64_t id = x->id;
             ban ? mod.remove_ban(id) : mod.remove_silence(id);
             ModerationChange change;
@@ -401,7 +410,7 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
         lift(mod.silences(now), false);
         if (s.level >= Level::kOwner) {
           for (const Grant* g : mod.grants(now)) {
-            if (g->ip != ip) continue;
+            if (!hits({g->ip, 32})) continue;
             const std::uint64_t id = g->id;
             mod.remove_grant(id);
             ModerationChange change;

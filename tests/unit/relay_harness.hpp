@@ -153,6 +153,20 @@ class Harness {
     server_->fair_answer(game_id, lines, now_, sink_);
     pump();
   }
+  // The shell's side of moderation: a new access list (start-up, SIGHUP, /reload), a change the store wrote
+  // (or could not write), a line to one user (the answer to /reload).
+  void set_access(r::AccessList list) {
+    server_->set_access(std::move(list), now_, sink_);
+    pump();
+  }
+  void change_written(std::uint64_t change_id, bool ok) {
+    server_->change_written(change_id, ok, now_, sink_);
+    pump();
+  }
+  void notice(std::uint16_t user_id, std::string_view line) {
+    server_->notice(user_id, line, now_, sink_);
+    pump();
+  }
   r::Server& server() { return *server_; }
   const r::Config& config() const { return config_; }
   r::TimePoint now() const { return now_; }

@@ -2,7 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -23,6 +28,26 @@ std::string iso_time(std::chrono::system_clock::time_point when) {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
+}
+
+int open_append(const std::string& path) {
+  return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+// Writes all of `text` unless an error stops it; returns how many bytes were written (errno tells why not
+// all).
+std::size_t write_all(int fd, std::string_view text) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  return done;
 }
 
 }  // namespace
@@ -50,8 +75,8 @@ std::string audit_line(const AuditEvent& e, std::chrono::system_clock::time_poin
 
 AuditLog::AuditLog(std::string path, std::string charset)
     : path_(std::move(path)), charset_(std::move(charset)) {
-  file_ = std::fopen(path_.c_str(), "a");
-  if (file_ == nullptr) throw std::runtime_error("cannot open " + path_ + ": " + std::strerror(errno));
+  fd_ = open_append(path_);
+  if (fd_ < 0) throw std::runtime_error("cannot open audit log " + path_ + ": " + std::strerror(errno));
   thread_ = std::thread([this] { run(); });
 }
 
@@ -62,7 +87,7 @@ AuditLog::~AuditLog() {
   }
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
-  if (file_ != nullptr) std::fclose(file_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 void AuditLog::write(AuditEvent e, std::chrono::system_clock::time_point when) {
@@ -87,14 +112,15 @@ void AuditLog::reopen() {
 
 void AuditLog::drain() {
   std::unique_lock lock(mutex_);
-  idle_.wait(lock, [&] { return (queue_.empty() && !busy_ && !reopen_) || !thread_.joinable(); });
+  idle_.wait(lock, [&] { return (queue_.empty() && !busy_ && !reopen_) || stopping_; });
 }
 
 void AuditLog::run() {
+  bool failing = false;  // the last write failed (logged once per outage)
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait(lock, [&] { return stopping_ || reopen_ || !queue_.empty(); });
-    if (stopping_ && queue_.empty()) return;
+    if (stopping_ && queue_.empty()) break;
     std::deque<Pending> batch;
     batch.swap(queue_);
     const bool reopen = reopen_;
@@ -102,28 +128,40 @@ void AuditLog::run() {
     busy_ = true;
     lock.unlock();
     if (reopen) {
-      std::FILE* f = std::fopen(path_.c_str(), "a");
-      if (f == nullptr) {
+      const int fd = open_append(path_);
+      if (fd < 0) {
         spdlog::error("audit log {}: cannot reopen ({}); still writing to the old file", path_,
                       std::strerror(errno));
       } else {
-        std::fclose(file_);
-        file_ = f;
+        ::close(fd_);
+        fd_ = fd;
+        ++counters_.reopens;
       }
     }
+    std::string text;
     for (const auto& p : batch) {
-      const std::string line = audit_line(p.event, p.when, charset_) + "\n";
-      if (std::fwrite(line.data(), 1, line.size(), file_) == line.size()) {
-        ++counters_.lines;
-      } else if (counters_.errors++ == 0) {
-        spdlog::error("audit log {}: write failed: {}", path_, std::strerror(errno));
-      }
+      text += audit_line(p.event, p.when, charset_);
+      text += '\n';
     }
-    std::fflush(file_);
+    const std::size_t done = write_all(fd_, text);
+    const int write_errno = errno;
+    const auto complete = static_cast<std::uint64_t>(std::count(text.begin(), text.begin() + done, '\n'));
+    counters_.lines += complete;
+    if (done < text.size()) {
+      counters_.errors += batch.size() - complete;
+      if (!failing) spdlog::error("audit log {}: write failed: {}", path_, std::strerror(write_errno));
+      failing = true;
+      if (done > 0 && text[done - 1] != '\n') write_all(fd_, "\n");  // end the cut line
+    } else if (failing && !text.empty()) {
+      spdlog::info("audit log {}: writing again", path_);
+      failing = false;
+    }
     lock.lock();
     busy_ = false;
     idle_.notify_all();
   }
+  busy_ = false;
+  idle_.notify_all();
 }
 
 }  // namespace kaillera::relay::state

@@ -1,8 +1,10 @@
 #include "relay/state/state_store.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace kaillera::relay::state {
 
@@ -19,6 +21,21 @@ std::int64_t to_unix_ms(SteadyTime t, SteadyTime steady_now, SystemTime system_n
 
 SteadyTime to_steady(std::int64_t ms, SteadyTime steady_now, SystemTime system_now) {
   return steady_now + std::chrono::milliseconds(ms - unix_ms(system_now));
+}
+
+std::uint64_t entry_id(const ModerationChange& c) {
+  switch (c.kind) {
+    case ModerationChange::Kind::kBan:
+    case ModerationChange::Kind::kSilence:
+      return c.sanction.id;
+    case ModerationChange::Kind::kGrant:
+      return c.grant.id;
+    case ModerationChange::Kind::kLiftBan:
+    case ModerationChange::Kind::kLiftSilence:
+    case ModerationChange::Kind::kLiftGrant:
+      return c.id;
+  }
+  return c.id;
 }
 
 const char* table(ModerationChange::Kind k) {
@@ -40,7 +57,7 @@ const char* table(ModerationChange::Kind k) {
 
 StateStore::StateStore(const std::string& path, Written on_written)
     : path_(path), on_written_(std::move(on_written)), db_(path) {
-  db_.exec("PRAGMA synchronous = FULL");
+  db_.exec("PRAGMA synchronous = FULL");  // a COMMIT returns once the WAL is on disk
   store::migrate(db_, embedded_migrations(), unix_ms(std::chrono::system_clock::now()), "kaillera-relay");
 }
 
@@ -49,6 +66,7 @@ StateStore::~StateStore() {
 }
 
 ModerationState StateStore::load(SteadyTime steady_now, SystemTime system_now) {
+  std::lock_guard db_lock(db_mutex_);
   ModerationState state;
   const std::int64_t now_ms = unix_ms(system_now);
   for (const char* t : {"bans", "silences"}) {
@@ -86,16 +104,19 @@ ModerationState StateStore::load(SteadyTime steady_now, SystemTime system_now) {
     x.at = to_steady(g.int64(6), steady_now, system_now);
     state.grants.push_back(std::move(x));
   }
-  // Ids are never reused: one above the largest ever written, lifted and expired rows included.
+  // Ids are never reused: above the largest ever written (lifted and expired rows included) and above meta's
+  // next_id (which remembers ids whose rows an operator deleted).
   auto m = db_.prepare(
-      "SELECT max(m) FROM (SELECT max(id) AS m FROM bans UNION ALL SELECT max(id) FROM silences "
-      "UNION ALL SELECT max(id) FROM grants)");
-  state.next_id = m.step() && !m.is_null(0) ? static_cast<std::uint64_t>(m.int64(0)) + 1 : 1;
+      "SELECT max(coalesce((SELECT value FROM meta WHERE key = 'next_id'), 1),"
+      " coalesce((SELECT max(id) FROM bans), 0) + 1, coalesce((SELECT max(id) FROM silences), 0) + 1,"
+      " coalesce((SELECT max(id) FROM grants), 0) + 1)");
+  state.next_id = m.step() ? static_cast<std::uint64_t>(std::max<std::int64_t>(m.int64(0), 1)) : 1;
   return state;
 }
 
 void StateStore::start() {
-  if (thread_.joinable()) return;
+  std::lock_guard lock(mutex_);
+  if (thread_.joinable() || stopping_) return;
   thread_ = std::thread([this] { run(); });
 }
 
@@ -112,7 +133,9 @@ bool StateStore::submit(const ModerationChange& c, SteadyTime steady_now, System
       r.until_ms = to_unix_ms(c.grant.until, steady_now, system_now);
       r.at_ms = to_unix_ms(c.grant.at, steady_now, system_now);
       break;
-    default:
+    case ModerationChange::Kind::kLiftBan:
+    case ModerationChange::Kind::kLiftSilence:
+    case ModerationChange::Kind::kLiftGrant:
       r.at_ms = unix_ms(system_now);
       break;
   }
@@ -123,18 +146,32 @@ bool StateStore::submit(const ModerationChange& c, SteadyTime steady_now, System
       return false;
     }
     queue_.push_back(std::move(r));
+    counters_.queued = queue_.size();
   }
   wake_.notify_one();
   return true;
 }
 
 void StateStore::stop() {
+  std::thread writer;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    writer.swap(thread_);
   }
   wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  if (writer.joinable()) {
+    writer.join();  // it writes what is queued before it ends
+    return;
+  }
+  // Never started: write what was queued here.
+  std::deque<Row> batch;
+  {
+    std::lock_guard lock(mutex_);
+    batch.swap(queue_);
+    counters_.queued = 0;
+  }
+  if (!batch.empty()) write_batch(batch);
 }
 
 void StateStore::run() {
@@ -144,6 +181,7 @@ void StateStore::run() {
     if (queue_.empty()) return;  // stopping, everything written
     std::deque<Row> batch;
     batch.swap(queue_);
+    counters_.queued = 0;
     lock.unlock();
     write_batch(batch);
     lock.lock();
@@ -151,22 +189,51 @@ void StateStore::run() {
 }
 
 void StateStore::write_batch(std::deque<Row>& batch) {
-  bool ok = true;
-  try {
-    store::Transaction tx(db_);
-    for (const Row& r : batch)
-      write_row(r);
-    tx.commit();
-    ++counters_.batches;
-  } catch (const store::StoreError& e) {
-    ok = false;
-    spdlog::error("state file {}: {} change(s) not written: {}", path_, batch.size(), e.what());
+  std::vector<bool> row_ok(batch.size(), false);
+  bool committed = false;
+  {
+    std::lock_guard db_lock(db_mutex_);
+    try {
+      store::Transaction tx(db_);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        // A savepoint per change: one that fails on its own (a duplicate id, a CHECK) is undone alone.
+        db_.exec("SAVEPOINT change");
+        try {
+          write_row(batch[i]);
+          db_.exec("RELEASE change");
+          row_ok[i] = true;
+        } catch (const store::StoreError& e) {
+          // Some errors (disk full, I/O) end the whole transaction: then nothing of the batch is written.
+          if (sqlite3_get_autocommit(db_.handle()) != 0) throw;
+          db_.exec("ROLLBACK TO change");
+          db_.exec("RELEASE change");
+          spdlog::error("state file {}: change {} (id {}) not written: {}", path_, batch[i].change.change_id,
+                        entry_id(batch[i].change), e.what());
+        }
+      }
+      tx.commit();
+      committed = true;
+      ++counters_.batches;
+    } catch (const store::StoreError& e) {
+      spdlog::error("state file {}: {} change(s) not written: {}", path_, batch.size(), e.what());
+    }
   }
-  (ok ? counters_.written : counters_.failed) += batch.size();
+  std::uint64_t written = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (committed && row_ok[i]) ++written;
+  }
+  counters_.written += written;
+  counters_.failed += batch.size() - written;
   if (on_written_) {
-    for (const Row& r : batch)
-      on_written_(r.change.change_id, ok);
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      on_written_(batch[i].change.change_id, committed && row_ok[i]);
   }
+}
+
+void StateStore::raise_next_id(std::uint64_t id) {
+  db_.prepare("UPDATE meta SET value = max(value, ?1 + 1) WHERE key = 'next_id'")
+      .bind(1, static_cast<std::int64_t>(id))
+      .run();
 }
 
 void StateStore::write_row(const Row& r) {
@@ -188,6 +255,7 @@ void StateStore::write_row(const Row& r) {
           .bind_blob(8, s.target_name)
           .bind(9, r.at_ms)
           .run();
+      raise_next_id(s.id);
       return;
     }
     case ModerationChange::Kind::kGrant: {
@@ -203,6 +271,7 @@ void StateStore::write_row(const Row& r) {
           .bind_blob(6, g.target_name)
           .bind(7, r.at_ms)
           .run();
+      raise_next_id(g.id);
       return;
     }
     case ModerationChange::Kind::kLiftBan:

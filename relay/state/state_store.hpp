@@ -1,8 +1,9 @@
 // The relay's state file (docs/OPERATING.md "The state file"): bans, silences and temporary grants in SQLite
 // (WAL, synchronous=FULL, migrations in relay/state/migrations/). The core decides from its in-memory view
 // and hands each change over as a value; submit() queues it and returns at once, a writer thread commits
-// queued changes in batches, and only after a batch's COMMIT is each change reported written: an acknowledged
-// change survives a crash or kill -9.
+// queued changes in batches (one transaction per batch, one savepoint per change, so a change that fails on
+// its own, e.g. a duplicate id, is rolled back alone), and only after a batch's COMMIT is each change
+// reported written: an acknowledged change survives a crash or kill -9.
 //
 // The core's times are steady-clock points; the file holds Unix milliseconds. Both conversions happen here,
 // with the two clocks read at the same moment by the caller.
@@ -16,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -35,28 +37,38 @@ std::span<const store::Migration> embedded_migrations();
 struct StoreCounters {
   std::atomic<std::uint64_t> written{0};  // changes committed
   std::atomic<std::uint64_t> failed{0};   // changes that could not be written (or queued)
-  std::atomic<std::uint64_t> batches{0};  // transactions
+  std::atomic<std::uint64_t> batches{0};  // transactions committed
+  std::atomic<std::uint64_t> queued{0};   // changes waiting for the writer now (queue depth)
 };
 
 class StateStore {
  public:
-  // Called on the writer thread after each change's transaction committed (ok) or failed.
+  // Called once per submitted change, after the transaction holding it committed (ok) or failed (not ok), on
+  // the writer thread (on stop()'s caller when the writer was never started). Must not throw; should not
+  // block for long (it delays the next batch).
   using Written = std::function<void(std::uint64_t change_id, bool ok)>;
   static constexpr std::size_t kMaxQueue = 4096;
 
-  // Opens (creates) and migrates the file. Throws store::StoreError naming the problem.
+  // Opens (creates) and migrates the file: WAL, synchronous=FULL. Throws store::StoreError naming the
+  // problem, e.g. a file whose schema is newer than this kaillera-relay.
   StateStore(const std::string& path, Written on_written);
   ~StateStore();  // stop()
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
-  // What is active now (not lifted, not expired), with the next unused id. Call before start().
+  // What is active at `system_now` (not lifted, not expired), with wall times turned into steady points
+  // (steady = steady_now + (unix_ms - system_now)), and the next unused id (above every id ever written).
+  // Safe at any time, but changes still queued are not in it: call it before start() (or after a drain).
+  // Throws store::StoreError.
   ModerationState load(SteadyTime steady_now, SystemTime system_now);
-  // Starts the writer thread.
+  // Starts the writer thread (once).
   void start();
-  // Queues a change; never waits on the disk. False when the queue is full (the change is not written).
+  // Queues a change, turning its steady points into wall time now (unix_ms = system_now + (t - steady_now));
+  // never waits on the disk. False (and counted failed, with no callback) when the queue is full or the store
+  // is stopped: the change is not written.
   bool submit(const ModerationChange& c, SteadyTime steady_now, SystemTime system_now);
-  // Writes what is queued, then ends the writer thread.
+  // Writes everything queued (on the calling thread if start() was never called), then ends the writer
+  // thread. Later submits fail. Idempotent.
   void stop();
 
   const StoreCounters& counters() const { return counters_; }
@@ -72,11 +84,13 @@ class StateStore {
   void run();
   void write_batch(std::deque<Row>& batch);
   void write_row(const Row& r);
+  void raise_next_id(std::uint64_t id);  // meta.next_id = max(next_id, id + 1)
 
   std::string path_;
   Written on_written_;
+  std::mutex db_mutex_;  // db_: the writer thread and load()
   store::Db db_;
-  std::mutex mutex_;
+  std::mutex mutex_;  // queue_, stopping_
   std::condition_variable wake_;
   std::deque<Row> queue_;
   bool stopping_ = false;

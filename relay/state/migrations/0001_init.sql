@@ -40,3 +40,10 @@ CREATE TABLE grants (
 );
 CREATE INDEX bans_active ON bans (lifted_unix_ms, until_unix_ms);
 CREATE INDEX silences_active ON silences (lifted_unix_ms, until_unix_ms);
+-- next_id: the lowest id never given out (every insert raises it), so ids stay unique even when an operator
+-- deletes rows by hand.
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO meta (key, value) VALUES ('next_id', 1);

@@ -17,6 +17,17 @@ if [ ! -s "$var/relay.token" ] || ! "$bin/kaillera-master" relay list --db "$db"
   ( umask 077; "$bin/kaillera-master" relay add "$name" --db "$db" | grep -o 'kf_[0-9a-f]*' > "$var/relay.token" )
 fi
 
+# The relay's access file: whoever plays from this machine is its owner (docs/OPERATING.md "Levels").
+if [ ! -s "$var/access.toml" ]; then
+  cat > "$var/access.toml" <<'TOML'
+# Made by `make run`: users from this machine are the relay's owner. Edit, then `kill -HUP` the relay or /reload.
+[[user]]
+level = "owner"
+addresses = ["127.0.0.1"]
+label = "this machine"
+TOML
+fi
+
 rm -f "$var/master.ready" "$var/relay.ready"
 "$bin/kaillera-master" --db "$db" --grpc 127.0.0.1:27800 --http 127.0.0.1:8080 \
   --ready-file "$var/master.ready" &
@@ -43,7 +54,8 @@ wait_for "$var/master.ready" "$master_pid"
 
 "$bin/kaillera-relay" --listen 0.0.0.0:27888 --game-ports 27889 --name "$name" --location "This machine" \
   --master 127.0.0.1:27800 --token "$(cat "$var/relay.token")" --public-address 127.0.0.1 \
-  --metrics 127.0.0.1:9100 --ready-file "$var/relay.ready" &
+  --metrics 127.0.0.1:9100 --ready-file "$var/relay.ready" \
+  --access-file "$var/access.toml" --state-db "$var/relay.db" --audit-log "$var/audit.log" &
 relay_pid=$!
 wait_for "$var/relay.ready" "$relay_pid"
 
@@ -58,6 +70,8 @@ Kaillera Federation is running.
   From a shell:                 build/bin/kaillera list
   Scripted players:             build/bin/kaillera play --server 127.0.0.1:27888 --players 2
   Relay metrics:                http://127.0.0.1:9100/metrics
+  Moderation:                   you (127.0.0.1) are the relay's owner: /help in its chat; bans in var/relay.db,
+                                the audit log in var/audit.log, levels in var/access.toml
   Master database:              $db
 Ctrl-C stops both servers.
 MSG

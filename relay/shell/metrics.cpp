@@ -308,4 +308,17 @@ void MetricsServer::stop() {
   impl_->stop();
 }
 
+std::string render_moderation_metrics(const state::StoreCounters* store, const state::AuditCounters* audit) {
+  std::string out;
+  family(out, "kaillera_relay_state_writes_total", "counter",
+         "Lasting moderation changes (bans, silences, grants, lifts) by outcome: written to the state file, "
+         "or not.");
+  sample(out, "kaillera_relay_state_writes_total", store ? store->written.load() : 0, "outcome=\"written\"");
+  sample(out, "kaillera_relay_state_writes_total", store ? store->failed.load() : 0, "outcome=\"failed\"");
+  counter(out, "audit_lines", audit ? audit->lines.load() : 0, "Lines appended to the audit log.");
+  counter(out, "audit_errors", audit ? audit->errors.load() + audit->dropped.load() : 0,
+          "Audit lines that could not be written or were dropped (queue full).");
+  return out;
+}
+
 }  // namespace kaillera::relay::shell

@@ -4,6 +4,8 @@
 // connection, never the process.
 #pragma once
 
+#include "relay/state/audit_log.hpp"
+#include "relay/state/state_store.hpp"
 #include <utility>  // before Asio (TOOLCHAIN.md)
 
 #include <cstdint>
@@ -35,6 +37,8 @@ std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStat
 
 // The prober's counters (relay/probe): probes by method and outcome, packets by method, cache hits, ...
 std::string render_probe_metrics(const probe::Counters& c);
+// The state file's and the audit log's counters (null: not configured, shown as 0).
+std::string render_moderation_metrics(const state::StoreCounters* store, const state::AuditCounters* audit);
 
 class MetricsServer {
  public:

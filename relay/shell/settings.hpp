@@ -18,19 +18,19 @@ namespace kaillera::relay::shell {
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntime = 1;  // e.g. a port could not be bound
-inline constexpr int kExitConfig = 2;  // bad flag, bad config key or value
+inline constexpr int kExitConfig = 2;   // bad flag, bad config key or value
 
 struct Settings {
-  Config core;  // handed to the Server
-  std::vector<std::string> masters;  // HOST:PORT of each master to report to (the first answers /fair)
-  std::string token;  // the relay's token at its masters
-  std::string master_tls_ca;  // PEM of the CA for TLS to the masters; empty = plaintext
-  bool probe = true;  // answer masters' probe requests with ICMP echo / UDP probes
+  Config core;                        // handed to the Server
+  std::vector<std::string> masters;   // HOST:PORT of each master to report to (the first answers /fair)
+  std::string token;                  // the relay's token at its masters
+  std::string master_tls_ca;          // PEM of the CA for TLS to the masters; empty = plaintext
+  bool probe = true;                  // answer masters' probe requests with ICMP echo / UDP probes
   std::vector<std::string> announce;  // public list URLs, ending in touch_server.php or touch_list.php
-  std::string metrics;  // "ADDR:PORT" of the Prometheus endpoint; empty = off
-  std::string log_level = "info";  // trace debug info warn error critical off
-  std::string config_file;  // --config, empty when none
-  std::string ready_file;  // --ready-file: JSON with the bound ports, written once serving
+  std::string metrics;                // "ADDR:PORT" of the Prometheus endpoint; empty = off
+  std::string log_level = "info";     // trace debug info warn error critical off
+  std::string config_file;            // --config, empty when none
+  std::string ready_file;             // --ready-file: JSON with the bound ports, written once serving
 
   // Moderation (docs/OPERATING.md "Staff"): the access file (levels by address, reloaded on SIGHUP and
   // /reload) and its dns: names' refresh; the SQLite state file of bans, silences and grants (empty: they
@@ -53,7 +53,7 @@ struct LoadResult {
   bool exit = false;  // true: do not start; print `output` / `error` and return `exit_code`
   int exit_code = kExitOk;
   std::string output;  // for stdout (--help, --version)
-  std::string error;  // for stderr, names the bad key or flag
+  std::string error;   // for stderr, names the bad key or flag
   Settings settings;
 };
 

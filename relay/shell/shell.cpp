@@ -30,10 +30,13 @@
 #include <spdlog/spdlog.h>
 
 #include "common/net/udp_socket.hpp"
-#include "relay/probe/prober.hpp"
 #include "relay/announce/announcer.hpp"
 #include "relay/core/server.hpp"
+#include "relay/probe/prober.hpp"
+#include "relay/shell/access_file.hpp"
 #include "relay/shell/metrics.hpp"
+#include "relay/state/audit_log.hpp"
+#include "relay/state/state_store.hpp"
 
 namespace kaillera::relay::shell {
 namespace {
@@ -135,10 +138,24 @@ void raise_fd_limit(std::size_t wanted) {
   ::setrlimit(RLIMIT_NOFILE, &lim);
 }
 
+// The core's Journal: lasting changes to the state file, audit events to the audit log; both queue for their
+// own threads and return at once.
+class ShellJournal final : public Journal {
+ public:
+  bool change(const ModerationChange& c) override {
+    return store != nullptr && store->submit(c, Clock::now(), std::chrono::system_clock::now());
+  }
+  void audit(AuditEvent e) override {
+    if (log != nullptr) log->write(std::move(e), std::chrono::system_clock::now());
+  }
+  state::StateStore* store = nullptr;
+  state::AuditLog* log = nullptr;
+};
+
 class Relay {
  public:
   explicit Relay(Settings settings)
-      : settings_(std::move(settings)), sink_(by_port_, stats_), tick_(io_), signals_(io_) {}
+      : settings_(std::move(settings)), sink_(by_port_, stats_), tick_(io_), signals_(io_), hangups_(io_) {}
 
   // The reporters first (no more probe requests), then the prober (no more answers to them).
   ~Relay() {
@@ -148,6 +165,8 @@ class Relay {
       r->stop();
 #endif
     if (prober_) prober_->stop();
+    if (dns_) dns_->stop();
+    if (store_) store_->stop();  // writes what is queued
   }
 
   int run() {
@@ -184,6 +203,7 @@ class Relay {
     settings_.core.game_port_last = game_last;
 
     server_ = std::make_unique<Server>(settings_.core);
+    if (!start_moderation()) return kExitRuntime;
     for (std::uint16_t p : server_->game_ports()) {
       if (!by_port_.count(p)) {
         spdlog::error("the core wants game port {} but the shell did not bind it", p);
@@ -203,7 +223,9 @@ class Relay {
         metrics_ = std::make_unique<MetricsServer>(io_, *net::parse_endpoint(settings_.metrics), [this] {
           return render_metrics(server_->counters(), server_->snapshot(), stats_,
                                 announcer_ ? &announcer_->counters() : nullptr) +
-                 render_probe_metrics(prober_ ? prober_->counters() : probe::Counters{});
+                 render_probe_metrics(prober_ ? prober_->counters() : probe::Counters{}) +
+                 render_moderation_metrics(store_ ? &store_->counters() : nullptr,
+                                           audit_ ? &audit_->counters() : nullptr);
         });
       } catch (const std::system_error& e) {
         spdlog::error("metrics: cannot listen on {}: {}", settings_.metrics, e.what());
@@ -225,6 +247,8 @@ class Relay {
       sink_.flush();
       stop();
     });
+    hangups_.add(SIGHUP);
+    wait_for_hangup();
     for (auto& s : sockets_)
       arm(*s);
     next_tick_ = Clock::now() + kTick;
@@ -496,12 +520,123 @@ class Relay {
 #endif
   }
 
+  // --- Moderation: the state file, the audit log, the access file and its dns: names.
+
+  bool start_moderation() {
+    try {
+      if (!settings_.state_db.empty()) {
+        store_ = std::make_unique<state::StateStore>(settings_.state_db, [this](std::uint64_t id, bool ok) {
+          asio::post(io_, [this, id, ok] {
+            server_->change_written(id, ok, Clock::now(), sink_);
+            sink_.flush();
+          });
+        });
+        const ModerationState loaded = store_->load(Clock::now(), std::chrono::system_clock::now());
+        spdlog::info("state file {}: {} ban(s), {} silence(s), {} grant(s) active", settings_.state_db,
+                     loaded.bans.size(), loaded.silences.size(), loaded.grants.size());
+        server_->load_moderation(loaded);
+        store_->start();
+        journal_.store = store_.get();
+      } else {
+        spdlog::warn("no state_db: bans, silences and grants made with commands last until restart");
+      }
+      if (!settings_.audit_log.empty()) {
+        audit_ = std::make_unique<state::AuditLog>(settings_.audit_log, settings_.core.charset);
+        journal_.log = audit_.get();
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("moderation: {}", e.what());
+      return false;
+    }
+    server_->set_journal(&journal_);
+    server_->set_reload_hook([this](std::uint16_t user_id) {
+      asio::post(io_, [this, user_id] {
+        server_->notice(user_id, reload_access(), Clock::now(), sink_);
+        sink_.flush();
+      });
+    });
+    for (const auto& w : settings_.access_warnings)
+      spdlog::warn("access file: {}", w);
+    use_access(settings_.access);
+    if (!settings_.access_file.empty()) {
+      spdlog::info("access file {}: {} entr{}", settings_.access_file, settings_.access.entries.size(),
+                   settings_.access.entries.size() == 1 ? "y" : "ies");
+    }
+    return true;
+  }
+
+  // Hands `list` to the core (with the dns: names resolved so far) and (re)starts the refresher for its
+  // names.
+  std::size_t use_access(AccessList list) {
+    access_ = std::move(list);
+    const auto names = dns_names(access_);
+    if (dns_) dns_->stop();
+    dns_.reset();
+    AccessList resolved = access_;
+    apply_resolved(resolved, resolved_);
+    const std::size_t changed = server_->set_access(std::move(resolved), Clock::now(), sink_);
+    sink_.flush();
+    if (!names.empty()) {
+      dns_ = std::make_unique<DnsRefresher>(
+          names, std::chrono::seconds(settings_.access_dns_refresh_s),
+          [this](DnsRefresher::Results r) {
+            asio::post(io_, [this, r = std::move(r)] {
+              if (r == resolved_) return;
+              resolved_ = r;
+              AccessList list = access_;
+              apply_resolved(list, resolved_);
+              server_->set_access(std::move(list), Clock::now(), sink_);
+              sink_.flush();
+            });
+          },
+          DnsRefresher::Resolver{}, resolved_);  // a name that fails after a reload keeps its addresses
+    }
+    return changed;
+  }
+
+  // SIGHUP and /reload: the access file again (a bad one is refused and the old one stays). Returns the line
+  // that says what happened (also logged).
+  std::string reload_access() {
+    if (settings_.access_file.empty()) {
+      const std::size_t changed = use_access(merge_admins({}, settings_.core.admins));
+      spdlog::info("reload: no access file (admins from relay.toml only); {} user level(s) changed", changed);
+      return "No access file: only relay.toml's admins (" + std::to_string(changed) + " level(s) changed)";
+    }
+    AccessLoad a = load_access_file(settings_.access_file, settings_.core.charset);
+    if (!a.list) {
+      spdlog::error("access file refused: {}; the old one stays", a.error);
+      return "Access file refused: " + a.error + " (the old one stays)";
+    }
+    AccessList merged = merge_admins(std::move(*a.list), settings_.core.admins, &a.warnings);
+    for (const auto& w : a.warnings)
+      spdlog::warn("access file: {}", w);
+    const std::size_t before = access_.entries.size();
+    const std::size_t changed = use_access(std::move(merged));
+    const std::string line = "Access file reloaded: " + std::to_string(access_.entries.size()) +
+                             " entries (were " + std::to_string(before) + "), " +
+                             std::to_string(dns_names(access_).size()) + " dns name(s); " +
+                             std::to_string(changed) + " online user(s) changed level";
+    spdlog::info("{}", line);
+    return line;
+  }
+
+  void wait_for_hangup() {
+    hangups_.async_wait([this](error_code ec, int) {
+      if (ec || stopping_) return;
+      spdlog::info("SIGHUP: reloading the access file and reopening the audit log");
+      reload_access();
+      if (audit_) audit_->reopen();
+      wait_for_hangup();
+    });
+  }
+
   void stop() {
     if (stopping_) return;
     stopping_ = true;
     error_code ignored;
     tick_.cancel();
     signals_.cancel(ignored);
+    hangups_.cancel(ignored);
     for (auto& s : sockets_)
       s->waiter.cancel(ignored);
     if (metrics_) metrics_->stop();
@@ -546,6 +681,13 @@ class Relay {
   std::unique_ptr<Server> server_;
   asio::steady_timer tick_;
   asio::signal_set signals_;
+  asio::signal_set hangups_;  // SIGHUP: reload
+  ShellJournal journal_;
+  std::unique_ptr<state::StateStore> store_;  // with state_db
+  std::unique_ptr<state::AuditLog> audit_;    // with audit_log
+  AccessList access_;                         // as read (dns: names unresolved)
+  DnsRefresher::Results resolved_;            // what the dns: names resolved to last
+  std::unique_ptr<DnsRefresher> dns_;
   std::unique_ptr<MetricsServer> metrics_;
   TimePoint next_tick_{};
   bool stopping_ = false;

@@ -16,6 +16,15 @@ Player* Server::Impl::player_of(Game& g, std::uint16_t user_id) {
   return nullptr;
 }
 
+std::vector<std::string> Server::Impl::player_names(const Game& g) const {
+  std::vector<std::string> names;
+  for (const auto& p : g.players) {
+    auto it = sessions.find(p.user_id);
+    if (it != sessions.end()) names.push_back(it->second->name);
+  }
+  return names;
+}
+
 std::uint8_t Server::Impl::owner_conn_type(const Game& g) const {
   auto it = sessions.find(g.owner);
   return it != sessions.end() ? it->second->conn_type : std::uint8_t{1};
@@ -171,6 +180,12 @@ void Server::Impl::on_join_game(Session& s, const proto::JoinGame& m, TimePoint 
     reason = "too many joins of this room, wait a minute";
   }
   if (!reason.empty()) {
+    audit(AuditEvent{"refused", {}}
+              .text("what", "join_game")
+              .text("name", s.name)
+              .text("ip", net::ip_to_string(s.addr.ip))
+              .num("game_id", m.game_id)
+              .text("reason", reason));
     info(s, "Join Game Denied: " + reason);
     send(s, proto::QuitGame{s.name, s.id});
     return;
@@ -417,6 +432,7 @@ void Server::Impl::on_drop(Session& s, TimePoint now, std::string_view why) {
     audit(AuditEvent{"game_ended", {}}
               .num("game_id", g->id)
               .text("game", g->rom)
+              .list("players", player_names(*g))
               .text("reason", "every player dropped")
               .num("frames", static_cast<std::int64_t>(g->frames_emitted))
               .num("seconds", std::chrono::duration_cast<std::chrono::seconds>(now - g->started).count()));
@@ -468,6 +484,7 @@ void Server::Impl::close_game(Game& g, TimePoint now) {
   audit(AuditEvent{"game_closed", {}}
             .num("game_id", g.id)
             .text("game", g.rom)
+            .list("players", player_names(g))
             .text("state", g.state == GameState::kWaiting ? "waiting" : "playing")
             .num("frames", static_cast<std::int64_t>(g.frames_emitted))
             .num("seconds", g.state == GameState::kWaiting

@@ -322,6 +322,7 @@ struct Server::Impl {
   std::string policy_refusal(Session& s, TimePoint now);  // at login: ban, filters, limits; "" = admitted
   void staff_command(Session& s, const Command& c, Game* room, TimePoint now);
   std::uint8_t owner_conn_type(const Game& g) const;
+  std::vector<std::string> player_names(const Game& g) const;  // for audit events
   Session* find_user(std::uint16_t id);
   bool outranks(const Session& issuer, Level target) const;
   std::size_t refresh_levels(TimePoint now);  // how many users' levels changed

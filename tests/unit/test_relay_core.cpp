@@ -1002,3 +1002,41 @@ TEST(RelayConfig, ValidateNamesTheKey) {
   c.listen = "0.0.0.0";
   EXPECT_NE(r::validate(c).find("listen"), std::string::npos);
 }
+
+// /stealthon: an admin joins a running game as an unseen watcher; the players learn nothing, the watcher gets
+// the room's chat, the game goes on, and leaving is as quiet as coming.
+TEST(RelayCommands, StealthAdminsWatchARunningGameUnseen) {
+  r::Config cfg;
+  cfg.admins = {"192.0.2.50"};
+  TwoPlayers t(cfg);
+  t.start();
+  auto& admin = t.h.client(ip(192, 0, 2, 50));
+  ASSERT_TRUE(admin.login("warden"));
+  admin.send(p::GlobalChat{"", "/stealthon"});
+  EXPECT_TRUE(contains(admin.texts(), "Stealth on"));
+  t.a.clear();
+  t.b.clear();
+  admin.send(p::JoinGame{"", t.game_id, "", 0, 0xFFFF, 1});
+  ASSERT_FALSE(admin.got<p::JoinGame>().empty());
+  EXPECT_EQ(admin.got<p::JoinGame>().back().user_id, admin.user_id);  // its client enters the room
+  EXPECT_TRUE(t.a.got<p::JoinGame>().empty());
+  EXPECT_TRUE(t.b.got<p::JoinGame>().empty());
+  EXPECT_TRUE(t.a.got<p::GameStatus>().empty());  // the player count did not change
+  t.a.send(p::GameChat{"", "gg"});
+  bool heard = false;
+  for (const auto& c : admin.got<p::GameChat>())
+    heard = heard || (c.user == "alice" && c.message == "gg");
+  EXPECT_TRUE(heard);
+  // The lock-step still needs only the two players.
+  t.a.send(p::GameData{"", bytes({1, 1})});
+  t.b.send(p::GameData{"", bytes({2, 2})});
+  EXPECT_FALSE(t.a.got<p::GameData>().empty() && t.a.got<p::CachedGameData>().empty());
+  admin.send(p::QuitGame{});
+  EXPECT_TRUE(t.a.got<p::QuitGame>().empty());
+  EXPECT_EQ(admin.got<p::QuitGame>().back().user_id, admin.user_id);
+  // A normal user cannot use it.
+  auto& eve = t.h.client(ip(192, 0, 2, 60));
+  ASSERT_TRUE(eve.login("eve"));
+  eve.send(p::GlobalChat{"", "/stealthon"});
+  EXPECT_TRUE(contains(eve.texts(), "/stealthon is for admins of this relay"));
+}

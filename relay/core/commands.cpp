@@ -278,19 +278,8 @@ void Server::Impl::player_command(Session& s, const Command& c, Game* room, Time
         }
         return;
       }
-      if (!s.exempt() && s.last_chat && now - *s.last_chat < cfg.chat_flood) {
-        ++counters.refused_chat_flood;
-        info(s, "Chat denied: flood control, wait a moment");
-        return;
-      }
-      s.last_chat = now;
-      const proto::ServerInformation m{"Server", "* " + s.name + " " + std::string(c.text)};
-      const bool forced = cfg.p2p_forced_above != 0 && logged_in_count() > cfg.p2p_forced_above;
-      for (auto& [id, o] : sessions) {
-        if (o->state != SessionState::kLoggedIn || ignores(*o, s)) continue;
-        if ((o->p2p || forced) && playing(*o)) continue;
-        send(*o, m);
-      }
+      if (chat_flooding(s, now)) return;
+      send_lobby_chat(s, proto::ServerInformation{"Server", "* " + s.name + " " + std::string(c.text)});
       return;
     }
     case Verb::kMyIp:

@@ -172,19 +172,8 @@ void Server::Impl::on_global_chat(Session& s, std::string_view text, TimePoint n
     info(s, "Chat denied: you are silenced" + (x ? " (" + sanction_text(*x, now) + ")" : std::string()));
     return;
   }
-  if (!s.exempt() && s.last_chat && now - *s.last_chat < cfg.chat_flood) {
-    ++counters.refused_chat_flood;
-    info(s, "Chat denied: flood control, wait a moment");
-    return;
-  }
-  s.last_chat = now;
-  const proto::GlobalChat m{s.name, text};
-  const bool forced = cfg.p2p_forced_above != 0 && logged_in_count() > cfg.p2p_forced_above;
-  for (auto& [id, o] : sessions) {
-    if (o->state != SessionState::kLoggedIn || ignores(*o, s)) continue;
-    if ((o->p2p || forced) && o->game_id != 0 && playing(*o)) continue;
-    send(*o, m);
-  }
+  if (chat_flooding(s, now)) return;
+  send_lobby_chat(s, proto::GlobalChat{s.name, text});
   if (cfg.audit_chat) {
     audit(AuditEvent{"chat", {}}
               .text("where", "lobby")
@@ -193,6 +182,16 @@ void Server::Impl::on_global_chat(Session& s, std::string_view text, TimePoint n
               .text("ip", net::ip_to_string(s.addr.ip))
               .text("text", text));
   }
+}
+
+bool Server::Impl::chat_flooding(Session& s, TimePoint now) {
+  if (!s.exempt() && s.last_chat && now - *s.last_chat < cfg.chat_flood) {
+    ++counters.refused_chat_flood;
+    info(s, "Chat denied: flood control, wait a moment");
+    return true;
+  }
+  s.last_chat = now;
+  return false;
 }
 
 void Server::Impl::on_user_quit(Session& s, std::string_view message, TimePoint now) {

@@ -131,7 +131,7 @@ AccessList admins_access(const std::vector<std::string>& admins) {
     AccessEntry e;
     e.level = Level::kAdmin;
     e.ranges.push_back({*ip, 32});
-    e.label = "admins";
+    e.label = "relay.toml admins";
     list.entries.push_back(std::move(e));
   }
   return list;

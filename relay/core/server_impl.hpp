@@ -239,6 +239,18 @@ struct Server::Impl {
     }
   }
   bool playing(const Session& s) const;  // in a game that has started
+  // Lobby chat (0x07 lines, /me): the flood limit (true: refused and told), and the broadcast that skips
+  // those who ignore the sender and those playing in quiet mode.
+  bool chat_flooding(Session& s, TimePoint now);
+  template <class T>
+  void send_lobby_chat(const Session& from, const T& m) {
+    const bool forced = cfg.p2p_forced_above != 0 && logged_in_count() > cfg.p2p_forced_above;
+    for (auto& [id, o] : sessions) {
+      if (o->state != SessionState::kLoggedIn || ignores(*o, from)) continue;
+      if ((o->p2p || forced) && playing(*o)) continue;
+      send(*o, m);
+    }
+  }
   void audit(AuditEvent e) {
     if (journal) journal->audit(std::move(e));
   }

@@ -4,7 +4,7 @@
 // ModerationChange value (relay/core/journal.hpp), which the shell writes to the relay's SQLite state file.
 //
 // Times here are steady-clock points, as everywhere in the core; the shell converts them to and from wall
-// time when it writes and loads them (relay/shell/state_store.hpp).
+// time when it writes and loads them (relay/state/state_store.hpp).
 #pragma once
 
 #include <chrono>

@@ -315,6 +315,8 @@ std::string render_moderation_metrics(const state::StoreCounters* store, const s
          "or not.");
   sample(out, "kaillera_relay_state_writes_total", store ? store->written.load() : 0, "outcome=\"written\"");
   sample(out, "kaillera_relay_state_writes_total", store ? store->failed.load() : 0, "outcome=\"failed\"");
+  gauge(out, "state_queue", store ? store->queued.load() : 0,
+        "Lasting moderation changes waiting for the state file's writer thread.");
   counter(out, "audit_lines", audit ? audit->lines.load() : 0, "Lines appended to the audit log.");
   counter(out, "audit_errors", audit ? audit->errors.load() + audit->dropped.load() : 0,
           "Audit lines that could not be written or were dropped (queue full).");

@@ -31,6 +31,23 @@ constexpr std::uint32_t ip(int a, int b, int c, int d) {
   return (static_cast<std::uint32_t>(a) << 24) | (b << 16) | (c << 8) | d;
 }
 
+// alice (owner) and bob logged in, in alice's room.
+void alice_and_bob_in_a_room(FakeClient& a, FakeClient& b) {
+  ASSERT_TRUE(a.login("alice"));
+  ASSERT_TRUE(b.login("bob"));
+  a.send(p::CreateGame{"", "Street Fighter II", "", 0xFFFFFFFF});
+  b.send(p::JoinGame{"", a.got<p::CreateGame>().back().game_id, "", 0, 0xFFFF, 1});
+}
+
+// 60 LAN frames: alice holds still; bob's button 0 toggles every 2 frames.
+void play_toggling_bob(Harness& h, FakeClient& a, FakeClient& b) {
+  for (int f = 0; f < 60; ++f) {
+    a.send(p::GameData{"", std::vector<std::uint8_t>{0, 0}});
+    b.send(p::GameData{"", std::vector<std::uint8_t>{static_cast<std::uint8_t>((f / 2) % 2), 0}});
+  }
+  h.advance(50ms);
+}
+
 }  // namespace
 
 TEST(Autofire, ATwoFrameToggleIsFlaggedAfterSixteenTogglesAndOnlyOnce) {
@@ -92,11 +109,7 @@ TEST(Autofire, TheRoomHearsOfItOnceWhenTheOwnerTurnedItOn) {
   Harness h;
   auto& a = h.client(ip(203, 0, 113, 1));
   auto& b = h.client(ip(198, 51, 100, 2));
-  ASSERT_TRUE(a.login("alice"));
-  ASSERT_TRUE(b.login("bob"));
-  a.send(p::CreateGame{"", "Street Fighter II", "", 0xFFFFFFFF});
-  const auto game = a.got<p::CreateGame>().back().game_id;
-  b.send(p::JoinGame{"", game, "", 0, 0xFFFF, 1});
+  ASSERT_NO_FATAL_FAILURE(alice_and_bob_in_a_room(a, b));
   b.send(p::GameChat{"", "/detectautofire 1"});
   EXPECT_TRUE(contains(b.texts(), "/detectautofire is for the room's owner"));
   a.send(p::GameChat{"", "/detectautofire 1"});
@@ -106,12 +119,7 @@ TEST(Autofire, TheRoomHearsOfItOnceWhenTheOwnerTurnedItOn) {
   b.send(p::AllReady{});
   a.clear();
   b.clear();
-  // LAN: one frame per packet. Alice holds still; Bob's button 0 toggles every 2 frames.
-  for (int f = 0; f < 60; ++f) {
-    a.send(p::GameData{"", std::vector<std::uint8_t>{0, 0}});
-    b.send(p::GameData{"", std::vector<std::uint8_t>{static_cast<std::uint8_t>((f / 2) % 2), 0}});
-  }
-  h.advance(50ms);
+  play_toggling_bob(h, a, b);
   std::size_t lines = 0;
   for (const auto& t : a.texts())
     lines += t.find("P2 bob: autofire suspected (a button toggles every 2 frames") != std::string::npos;
@@ -123,17 +131,10 @@ TEST(Autofire, OffByDefault) {
   Harness h;
   auto& a = h.client(ip(203, 0, 113, 1));
   auto& b = h.client(ip(198, 51, 100, 2));
-  ASSERT_TRUE(a.login("alice"));
-  ASSERT_TRUE(b.login("bob"));
-  a.send(p::CreateGame{"", "Street Fighter II", "", 0xFFFFFFFF});
-  b.send(p::JoinGame{"", a.got<p::CreateGame>().back().game_id, "", 0, 0xFFFF, 1});
+  ASSERT_NO_FATAL_FAILURE(alice_and_bob_in_a_room(a, b));
   a.send(p::StartGame{});
   a.send(p::AllReady{});
   b.send(p::AllReady{});
-  for (int f = 0; f < 60; ++f) {
-    a.send(p::GameData{"", std::vector<std::uint8_t>{0, 0}});
-    b.send(p::GameData{"", std::vector<std::uint8_t>{static_cast<std::uint8_t>((f / 2) % 2), 0}});
-  }
-  h.advance(50ms);
+  play_toggling_bob(h, a, b);
   EXPECT_FALSE(contains(a.texts(), "autofire"));
 }

@@ -222,6 +222,7 @@ void Session::start_game() {
 }
 void Session::ready() {
   push(p::AllReady{}, kAnswersReady);
+  ready_sent_ = true;
 }
 
 void Session::send_game_data(Bytes input) {
@@ -312,6 +313,11 @@ void Session::on_datagram(const net::Endpoint& from, Bytes data, TimePoint now, 
   // TIER's hardened receiver: v086 only from the address we talk to.
   if (!game_endpoint_ || from != *game_endpoint_) return;
   auto bundle = p::parse_bundle(data);
+  if (awaiting_ready_queue()) {
+    on_bundle_awaiting_ready(bundle ? &*bundle : nullptr, now);
+    flush(now, out);
+    return;
+  }
   if (!bundle) {
     ++stats_.malformed;
     emit(EventKind::kMalformed, now).text = std::string(p::to_string(bundle.error()));
@@ -332,6 +338,40 @@ void Session::on_datagram(const net::Endpoint& from, Bytes data, TimePoint now, 
     handle_message(bundle->messages[accepted.order[i]], now);
   }
   flush(now, out);
+}
+
+bool Session::awaiting_ready_queue() const {
+  return options_.one_message_per_datagram_awaiting_ready && state_ == SessionState::kNetsync && ready_sent_;
+}
+
+void Session::on_bundle_awaiting_ready(const proto::Bundle* bundle, TimePoint now) {
+  if (bundle == nullptr) {
+    ++stats_.malformed;
+  } else if (const auto accepted = window_.accept(*bundle); accepted.duplicate_only) {
+    ++stats_.duplicate_only;
+  } else {
+    if (accepted.lost != 0) {
+      stats_.lost += accepted.lost;
+      emit(EventKind::kLost, now).value = accepted.lost;
+    }
+    last_new_in_ = now;
+    for (std::size_t i = 0; i < accepted.count; ++i) {
+      const auto& m = bundle->messages[accepted.order[i]];
+      ready_queue_.push_back(Queued{m.seq, m.type, std::vector<std::uint8_t>(m.body.begin(), m.body.end())});
+    }
+  }
+  // Every datagram read, even one with nothing new, lets the oldest queued message through.
+  if (!ready_queue_.empty()) {
+    const Queued q = std::move(ready_queue_.front());
+    ready_queue_.pop_front();
+    handle_message(proto::RawMessage{q.seq, q.type, q.body}, now);
+  }
+  // Once the 0x15 is handled the game loop takes the rest (n02: one per frame; here at once, in order).
+  while (!awaiting_ready_queue() && !ready_queue_.empty() && !finished()) {
+    const Queued q = std::move(ready_queue_.front());
+    ready_queue_.pop_front();
+    handle_message(proto::RawMessage{q.seq, q.type, q.body}, now);
+  }
 }
 
 void Session::handle_handshake(const net::Endpoint& from, Bytes data, TimePoint now) {
@@ -614,6 +654,7 @@ void Session::handle(const proto::Message& msg, TimePoint now) {
       player_number_ = m.player_number;
       num_players_ = m.num_players;
       if (state_ == SessionState::kInRoom) state_ = SessionState::kNetsync;
+      ready_sent_ = false;
       reset_caches();
       Event& e = emit(EventKind::kGameStarted, now);
       e.value = m.delay;

@@ -64,6 +64,10 @@ struct SessionOptions {
   Millis resend_interval{1000};  // waiting for a reply or for game data: resend after this much silence
   Millis keepalive_interval{60000};
   Millis quit_timeout{3000};  // closed this long after the 0x01 request even without the server's answer
+  // The n02 client's receiver while it waits for 0x15 (N02R kaillera_core.cpp, the loop after it sends its
+  // 0x15): each datagram it reads queues that datagram's new messages and then handles only the oldest
+  // queued one, so a message behind others waits for later datagrams. Models that client in tests.
+  bool one_message_per_datagram_awaiting_ready = false;
 };
 
 enum class SessionState : std::uint8_t {
@@ -236,6 +240,9 @@ class Session : public Agent {
   void push(const T& m, std::uint32_t answers);
   void handle_handshake(const net::Endpoint& from, Bytes data, TimePoint now);
   void handle_message(const proto::RawMessage& raw, TimePoint now);
+  // one_message_per_datagram_awaiting_ready: after our 0x15, until the server's.
+  bool awaiting_ready_queue() const;
+  void on_bundle_awaiting_ready(const proto::Bundle* bundle, TimePoint now);
   void handle(const proto::Message& m, TimePoint now);
   Event& emit(EventKind kind, TimePoint now);
   void fail(EventKind kind, std::string why, TimePoint now);
@@ -281,6 +288,13 @@ class Session : public Agent {
   std::uint32_t queued_answers_ = 0;  // answer types of requests queued, not yet flushed
   TimePoint request_sent_{};          // when the last request that expects an answer went out
   TimePoint last_new_in_{};           // when the last new message came in
+  bool ready_sent_ = false;           // our 0x15 of the current game has been queued
+  struct Queued {
+    std::uint16_t seq = 0;
+    std::uint8_t type = 0;
+    std::vector<std::uint8_t> body;
+  };
+  std::deque<Queued> ready_queue_;  // one_message_per_datagram_awaiting_ready: received, not yet handled
   TimePoint last_resend_{};
   std::optional<TimePoint> last_keepalive_;
   std::optional<TimePoint> quit_sent_;

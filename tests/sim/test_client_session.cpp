@@ -340,6 +340,41 @@ TEST(ClientSession, CreatesAGameStartsAndPlays) {
   EXPECT_FALSE(s.game_id());
 }
 
+// The n02 model (one_message_per_datagram_awaiting_ready): after its own 0x15 the client handles one queued
+// message per datagram read, the oldest first, whether or not the datagram brought anything new.
+TEST(ClientSession, N02ModelHandlesOneQueuedMessagePerDatagramWhileAwaitingReady) {
+  auto o = options();
+  o.one_message_per_datagram_awaiting_ready = true;
+  kc::Session s(o);
+  Recorder rec;
+  FakeServer srv;
+  log_in(s, srv, rec);
+  s.create_game("My Game");
+  s.flush(t0, rec);
+  s.on_datagram(srv.game, srv.datagram(p::CreateGame{"alice", "My Game", "Emu 1.0", 12}), t0, rec);
+  s.on_datagram(srv.game, srv.datagram(p::JoinGame{"", 12, "alice", 30, 9, 2}), t0, rec);
+  ASSERT_EQ(s.state(), kc::SessionState::kInRoom);
+  s.on_datagram(srv.game, srv.datagram(p::StartGame{"", 1, 1, 2}), t0, rec);
+  ASSERT_EQ(s.state(), kc::SessionState::kNetsync);
+  s.ready();
+  s.flush(t0, rec);
+
+  // One datagram brings the status and the 0x15: only the status is handled.
+  srv.out.push(p::GameStatus{"", 12, 2, 2, 8});
+  srv.out.push(p::AllReady{});
+  std::vector<std::uint8_t> d(1400);
+  d.resize(srv.out.write_next(d, 3));
+  s.on_datagram(srv.game, d, t0, rec);
+  EXPECT_EQ(s.state(), kc::SessionState::kNetsync);
+  EXPECT_TRUE(events_of(s, kc::EventKind::kAllReady).empty());
+  EXPECT_EQ(events_of(s, kc::EventKind::kGameStatus).back().a, 2);
+  // The same datagram again (nothing new in it) lets the 0x15 through.
+  s.on_datagram(srv.game, d, t0 + 250ms, rec);
+  EXPECT_EQ(s.state(), kc::SessionState::kPlaying);
+  ASSERT_EQ(events_of(s, kc::EventKind::kAllReady).size(), 1u);
+  EXPECT_EQ(events_of(s, kc::EventKind::kAllReady)[0].at, t0 + 250ms);
+}
+
 TEST(ClientSession, EntersItsNewRoomWhenTheCreateNotificationWasLost) {
   kc::Session s(options());
   Recorder rec;

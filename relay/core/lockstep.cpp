@@ -19,6 +19,7 @@ constexpr auto kNetsyncTimeout = std::chrono::seconds(60);
 
 void Server::Impl::on_game_data(Session& s, ByteSpan data, TimePoint now) {
   ++counters.game_data_in;
+  s.start_pacing = false;  // its game has begun (docs/RELAY.md "Game start")
   Game* g = s.game_id ? game(s.game_id) : nullptr;
   Player* p = g ? player_of(*g, s.id) : nullptr;
   if (!g || !p || g->state != GameState::kPlaying) {
@@ -33,6 +34,7 @@ void Server::Impl::on_game_data(Session& s, ByteSpan data, TimePoint now) {
 
 void Server::Impl::on_cached_game_data(Session& s, std::uint8_t index, TimePoint now) {
   ++counters.game_data_in;
+  s.start_pacing = false;  // its game has begun (docs/RELAY.md "Game start")
   Game* g = s.game_id ? game(s.game_id) : nullptr;
   Player* p = g ? player_of(*g, s.id) : nullptr;
   if (!g || !p || g->state != GameState::kPlaying) {
@@ -219,6 +221,7 @@ void Server::Impl::check_games(TimePoint now) {
       continue;
     }
     if (g.state != GameState::kPlaying) continue;
+    repeat_start(g, now);
     const bool stalled = now - g.last_emit > kStallResendInterval;
     if (!stalled) continue;
     const bool resend_now = now - g.last_stall_resend >= kStallResendInterval;
@@ -244,6 +247,29 @@ void Server::Impl::check_games(TimePoint now) {
       on_drop(*s, now, why);
     }
   }
+}
+
+// A player whose first game data has not come after its 0x15 may not have handled the 0x15 (lost, or behind
+// messages an n02 client handles one per datagram): our newest messages again, then again at twice the gap,
+// each resend datagram letting such a client handle one more. Sooner than the stall repeat, which waits for
+// the whole game.
+void Server::Impl::repeat_start(Game& g, TimePoint now) {
+  for (auto& p : g.players) {
+    if (!p.start_repeat_at || now < *p.start_repeat_at) continue;
+    Session* o = session(p.user_id);
+    if (!o || !o->start_pacing || !p.playing) {
+      p.start_repeat_at.reset();  // its data came (or it is gone): the start is over for it
+      continue;
+    }
+    stall_resends.push_back(p.user_id);
+    p.start_repeat_gap = std::min<Millis>(2 * p.start_repeat_gap, kStallResendInterval);
+    p.start_repeat_at = now + p.start_repeat_gap;
+  }
+}
+
+// The first repeat of a 0x15: when the player's first game data is late by more than its round trip allows.
+Millis Server::Impl::start_repeat_delay(std::uint32_t ping_ms) {
+  return std::max(Millis(2 * ping_ms), Millis(50));
 }
 
 // /detectautofire: each frame of the player's input through its scanner; the room hears of it once per game.

@@ -342,6 +342,7 @@ void Server::Impl::start_game(Game& game_ref, TimePoint now) {
     p.waited_ms = 0;
     p.blocks_in = 0;
     p.last_data = p.last_arrival = now;
+    p.start_repeat_at.reset();
   }
   ++counters.games_started;
   recent_starts.push_back(g->rom);
@@ -371,6 +372,7 @@ void Server::Impl::on_all_ready(Session& s, TimePoint now) {
   Player* me = g ? player_of(*g, s.id) : nullptr;
   if (!g || !me || g->state != GameState::kNetsync) return;  // late or repeated: nothing to do
   me->ready = true;
+  s.start_pacing = true;  // from its 0x15 on, an n02 client handles one message per datagram
   maybe_begin_play(*g, now);
 }
 
@@ -387,12 +389,18 @@ void Server::Impl::maybe_begin_play(Game& game_ref, TimePoint now) {
     p.out_cache.clear();
     p.last_data = p.last_arrival = now;
   }
+  // Status first, then 0x15 (the order of every server), each in a datagram of its own for the players
+  // (start_pacing): an n02 client waiting for 0x15 handles one queued message per datagram it receives, so
+  // the 0x15 is handled on the datagram that brings it. Should that datagram be lost, or the client have
+  // messages queued, the 0x15 is repeated soon if its game data does not come (check_games).
   game_status_to_all(*g);
   for (std::size_t i = 0; i < g->players.size(); ++i) {
-    const Player& p = g->players[i];
+    Player& p = g->players[i];
     Session* o = session(p.user_id);
     if (!o || !p.playing) continue;
     send(*o, proto::AllReady{});
+    p.start_repeat_gap = start_repeat_delay(o->ping_ms);
+    p.start_repeat_at = now + p.start_repeat_gap;
   }
   for (std::size_t i = 0; i < g->players.size(); ++i) {
     const Player& p = g->players[i];
@@ -419,6 +427,8 @@ void Server::Impl::on_drop(Session& s, TimePoint now, std::string_view why) {
   if (!p || !p->playing || g->state == GameState::kWaiting) return;
   p->playing = false;
   p->ready = false;
+  p->start_repeat_at.reset();
+  s.start_pacing = false;
   const auto number = static_cast<std::uint8_t>(p - g->players.data() + 1);
   if (!why.empty()) {
     for (const auto& q : g->players) {
@@ -501,7 +511,10 @@ void Server::Impl::close_game(Game& g, TimePoint now) {
   send_lobby(proto::CloseGame{"", id}, id);
   if (owner) send(*owner, proto::QuitGame{owner->name, owner->id});
   for (const auto& p : g.players) {
-    if (Session* o = session(p.user_id); o && o->game_id == id) o->game_id = 0;
+    if (Session* o = session(p.user_id); o && o->game_id == id) {
+      o->game_id = 0;
+      o->start_pacing = false;
+    }
   }
   for (std::uint16_t w : g.watchers) {
     if (Session* o = session(w); o && o->game_id == id) {

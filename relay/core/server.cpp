@@ -297,7 +297,7 @@ void Server::Impl::flush_one(Session& s, Sink& out) {
   } else {
     // During the post-login burst one new message goes out per tick, each datagram repeating up to
     // burst_redundancy earlier ones: a burst loss of a few datagrams is covered by the next (§4.2, §9.24).
-    n = s.tx.write_next(scratch, redundancy, burst ? 1 : 8);
+    n = s.tx.write_next(scratch, redundancy, burst || s.start_pacing ? 1 : 8);
     if (burst && n != 0) --s.burst_left;
   }
   if (n == 0) return;
@@ -310,7 +310,7 @@ void Server::Impl::flush_one(Session& s, Sink& out) {
   for (int extra = 0; extra < 3 && s.state == SessionState::kLoggedIn && s.tx.pending() > 0; ++extra) {
     const bool in_burst = s.burst_left > 0;
     n = s.tx.write_next(scratch, (in_burst ? cfg.burst_redundancy : cfg.redundancy) + s.extra_redundancy,
-                        in_burst ? 1 : 8);
+                        in_burst || s.start_pacing ? 1 : 8);
     if (n == 0) break;
     if (in_burst) --s.burst_left;
     out.send(s.local_port, s.addr, ByteSpan(scratch.data(), n));

@@ -66,6 +66,9 @@ struct Session {
   TimePoint created{}, last_heard{}, last_action{}, last_resend{};
   std::optional<TimePoint> last_chat, last_create;  // "never" until the first one (EK PR #215)
   std::size_t burst_left = 0;  // post-login burst messages still to pace out, one per tick
+  // From its 0x15 to its first game data, one new message per datagram (docs/RELAY.md "Game start"): an n02
+  // client waiting for 0x15 handles one queued message per datagram it receives.
+  bool start_pacing = false;
   int resend_streak = 0;
   std::optional<TimePoint> gap_since;  // a hole in the client's seqs is being waited for since
   // Signs of a lossy path (holes in the client's seqs, resend requests) in the current 10 s window: each
@@ -105,6 +108,10 @@ struct Player {
   std::uint64_t waited_ms = 0;
   TimePoint last_arrival{};
   std::uint64_t blocks_in = 0;
+  // After 0x15: when to repeat our newest messages if this player's first game data has not come (and the
+  // gap to the repeat after that). Unset once it has.
+  std::optional<TimePoint> start_repeat_at;
+  Millis start_repeat_gap{0};
   AutofireScanner autofire;  // used only while the room's /detectautofire is on
 };
 
@@ -289,6 +296,8 @@ struct Server::Impl {
   void on_game_chat(Session& s, std::string_view text, TimePoint now);
   void on_start_game(Session& s, TimePoint now);
   void on_all_ready(Session& s, TimePoint now);
+  void repeat_start(Game& g, TimePoint now);
+  static Millis start_repeat_delay(std::uint32_t ping_ms);
   void maybe_begin_play(Game& g, TimePoint now);
   void on_game_data(Session& s, ByteSpan data, TimePoint now);
   void on_cached_game_data(Session& s, std::uint8_t index, TimePoint now);

@@ -30,7 +30,9 @@ constexpr CommandInfo kCommands[] = {
     {Verb::kAliveCheck, "alivecheck", L::kNormal, S::kBoth, false, A::kNone, "/alivecheck", "are you still logged in"},
     {Verb::kP2pOn, "p2pon", L::kNormal, S::kBoth, false, A::kNone, "/p2pon", "no lobby traffic while you play"},
     {Verb::kP2pOff, "p2poff", L::kNormal, S::kBoth, false, A::kNone, "/p2poff", "lobby traffic while you play"},
-    {Verb::kLagstat, "lagstat", L::kNormal, S::kRoom, false, A::kNone, "/lagstat", "who the game waited for"},
+    {Verb::kLagstat, "lagstat", L::kNormal, S::kRoom, false, A::kNone, "/lagstat", "who made the game wait, and the fix"},
+    {Verb::kLagreset, "lagreset", L::kNormal, S::kRoom, false, A::kNone, "/lagreset", "start the lag statistics again"},
+    {Verb::kFps, "fps", L::kNormal, S::kRoom, false, A::kNumber, "/fps <frames per second>", "the game's frame rate, for /lagstat"},
     {Verb::kFair, "fair", L::kNormal, S::kRoom, false, A::kNone, "/fair", "the relay fairest for this room"},
     // The room's owner (admins count as the owner of every room).
     {Verb::kStart, "start", L::kNormal, S::kRoom, true, A::kNone, "/start", "start the game"},

@@ -20,6 +20,8 @@ enum class Verb : std::uint8_t {
   kVersion,
   kFair,
   kLagstat,
+  kLagreset,
+  kFps,
   kMsg,
   kReply,
   kMsgOn,

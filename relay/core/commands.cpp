@@ -304,27 +304,12 @@ void Server::Impl::player_command(Session& s, const Command& c, Game* room, Time
 // ---------------------------------------------------------------------------------------------------------------
 // Room commands: everyone's (lagstat, fair, num) and the owner's.
 
-std::vector<std::string> Server::Impl::lagstat(const Game& g) const {
-  std::vector<std::string> lines;
-  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(g.last_emit - g.started).count();
-  lines.push_back("Lag: " + std::to_string(g.frames_emitted) + " frames relayed in " + std::to_string(secs) +
-                  " s");
-  for (std::size_t i = 0; i < g.players.size(); ++i) {
-    const Player& p = g.players[i];
-    auto it = sessions.find(p.user_id);
-    const std::string name = p.left || it == sessions.end() ? std::string("(left)") : it->second->name;
-    lines.push_back("P" + std::to_string(i + 1) + " " + name + ": last in " + std::to_string(p.frames_last) +
-                    " blocks, others waited " + std::to_string(p.waited_ms) + " ms" +
-                    (p.playing ? "" : " (dropped)"));
-  }
-  return lines;
-}
-
 void Server::Impl::room_command(Session& s, Game& g, const Command& c, TimePoint now) {
   switch (c.info->verb) {
     case Verb::kLagstat:
-      for (const auto& line : lagstat(g))
-        announce_to_room(g, line);
+    case Verb::kLagreset:
+    case Verb::kFps:
+      lag_command(g, s, c, now);
       return;
     case Verb::kFair: {
       std::vector<FairPlayer> players;

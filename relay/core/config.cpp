@@ -31,6 +31,9 @@ std::string validate(const Config& c) {
   if (c.idle_timeout.count() < 0) return "idle_timeout: must not be negative";
   if (c.data_deadline.count() < 500) return "data_deadline: must be at least 500 ms";
   if (c.gap_wait.count() < 0) return "gap_wait: must not be negative";
+  if (c.lagstat_window < Seconds(6) || c.lagstat_window > Seconds(3600))
+    return "lagstat_window_s: must be 6..3600";
+  if (c.lag_notice.count() < 0) return "lag_notice_ms: must not be negative";
   if (c.redundancy > 8) return "redundancy: must be 0..8";
   if (c.burst_redundancy > 16) return "burst_redundancy: must be 0..16";
   if (c.max_datagram < 512 || c.max_datagram > 8192) return "max_datagram: must be 512..8192";

@@ -87,6 +87,9 @@ struct Config {
 
   // Play.
   bool same_delay = false;  // rooms start with /samedelay on: every player gets the highest ping's delay
+  Seconds lagstat_window = Seconds(60);  // /lagstat looks back this far (lag.hpp)
+  // A line in the room when one player has made the game wait this long within the window; 0 = off.
+  Millis lag_notice = Millis(0);
 };
 
 // An empty string when the config is usable, else the first problem, naming its key.

@@ -74,8 +74,12 @@ void Server::Impl::play_zeros(Game& g, Player& p, std::uint16_t packets, TimePoi
   static const std::array<std::uint8_t, 8192> kZeros{};
   const std::size_t packet = std::size_t{p.conn_type} * p.bytes_per_frame;
   if (packet > kZeros.size()) return;
+  p.lag.at(now, lag_slot()).zeros += packets;
+  g.lag.at(now, lag_slot()).zeros += packets;
+  playing_zeros = true;
   for (std::uint16_t i = 0; i < packets; ++i)
     on_input(g, p, ByteSpan(kZeros.data(), packet), now);
+  playing_zeros = false;
 }
 
 std::uint32_t Server::Impl::common_bytes_per_frame(const Game& g) const {
@@ -96,24 +100,6 @@ void Server::Impl::on_input(Game& g, Player& p, ByteSpan data, TimePoint now) {
     ++counters.drop_bad_message;
     return;
   }
-  // Lag statistics: if every other playing player already had input waiting, this player is the one the
-  // frame waited for.
-  if (p.in_frames == 0) {
-    bool others_waiting = false;
-    bool all_others_have = true;
-    TimePoint latest_other{};
-    for (const auto& q : g.players) {
-      if (&q == &p || !q.playing) continue;
-      others_waiting = true;
-      all_others_have = all_others_have && q.in_frames > 0;
-      latest_other = std::max(latest_other, q.last_arrival);
-    }
-    if (others_waiting && all_others_have) {
-      ++p.frames_last;
-      p.waited_ms += static_cast<std::uint64_t>(std::max<long long>(
-          0, std::chrono::duration_cast<std::chrono::milliseconds>(now - latest_other).count()));
-    }
-  }
   if (p.in_read > 4096 && p.in_read * 2 > p.in_bytes.size()) {
     p.in_bytes.erase(p.in_bytes.begin(), p.in_bytes.begin() + static_cast<std::ptrdiff_t>(p.in_read));
     p.in_read = 0;
@@ -122,13 +108,14 @@ void Server::Impl::on_input(Game& g, Player& p, ByteSpan data, TimePoint now) {
   p.in_bytes.insert(p.in_bytes.end(), data.begin(),
                     data.begin() + static_cast<std::ptrdiff_t>(frames * p.bytes_per_frame));
   p.in_frames += static_cast<std::uint32_t>(frames);
-  p.last_data = p.last_arrival = now;
+  p.last_data = now;
   ++p.blocks_in;
-  emit_frames(g, now);
+  emit_frames(g, now, &p);
 }
 
-void Server::Impl::emit_frames(Game& g, TimePoint now) {
+void Server::Impl::emit_frames(Game& g, TimePoint now, Player* cause) {
   const std::uint32_t fallback_bpf = common_bytes_per_frame(g);
+  bool first = true;
   for (;;) {
     bool any_playing = false;
     for (const auto& p : g.players) {
@@ -137,6 +124,11 @@ void Server::Impl::emit_frames(Game& g, TimePoint now) {
       if (p.in_frames == 0) return;  // lock-step: wait for this player's frame
     }
     if (!any_playing) return;
+    if (first) {
+      // Of the frames complete now only the first can be late: the others are due later still.
+      first = false;
+      frame_complete(g, cause, now);
+    }
     // Frame f = every player's frame f in player order; dropped or departed players contribute zeros.
     for (auto& r : g.players) {
       if (!r.playing) continue;

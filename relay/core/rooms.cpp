@@ -336,12 +336,10 @@ void Server::Impl::start_game(Game& game_ref, TimePoint now) {
     p.accum_frames = 0;
     p.in_cache.clear();
     p.out_cache.clear();
-    p.frames_last = 0;
     p.autofire.reset();
     p.autofire.set_sensitivity(g->autofire);
-    p.waited_ms = 0;
     p.blocks_in = 0;
-    p.last_data = p.last_arrival = now;
+    p.last_data = now;
     p.start_repeat_at.reset();
   }
   ++counters.games_started;
@@ -387,8 +385,9 @@ void Server::Impl::maybe_begin_play(Game& game_ref, TimePoint now) {
     // Caches start empty for every game (§5.6): clients clear theirs around their 0x15.
     p.in_cache.clear();
     p.out_cache.clear();
-    p.last_data = p.last_arrival = now;
+    p.last_data = now;
   }
+  restart_lag(*g, now);
   // Status first, then 0x15 (the order of every server), each in a datagram of its own for the players
   // (start_pacing): an n02 client waiting for 0x15 handles one queued message per datagram it receives, so
   // the 0x15 is handled on the datagram that brings it. Should that datagram be lost, or the client have
@@ -447,6 +446,7 @@ void Server::Impl::on_drop(Session& s, TimePoint now, std::string_view why) {
               .num("frames", static_cast<std::int64_t>(g->frames_emitted))
               .num("seconds", std::chrono::duration_cast<std::chrono::seconds>(now - g->started).count()));
     g->state = GameState::kWaiting;
+    g->clock.stop();
     std::erase_if(g->players, [](const Player& q) { return q.left; });
     game_status_to_all(*g);
     return;

@@ -459,6 +459,7 @@ void Server::Impl::on_bundle(std::uint16_t local_port, const net::Endpoint& from
   }
   if (acc.duplicate_only) note_loss(s, now);
   if (acc.duplicate_only) {
+    note_resend_request(s, now);
     resend(s, now, out);
     return;
   }

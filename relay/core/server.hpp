@@ -62,6 +62,13 @@ struct Counters {
   std::uint64_t game_data_in = 0;
   std::uint64_t game_data_out = 0;
   std::uint64_t cache_hits_out = 0;  // 0x13 sent instead of 0x12
+  // Lag (lag.hpp): time games lost, by cause, and how late the frames that came late were.
+  std::uint64_t lag_wait_us_late_input = 0;  // a player's input came after its frame was due
+  std::uint64_t lag_wait_us_lost_input = 0;  // ... was lost and played as zeros
+  std::uint64_t lag_wait_us_drop = 0;        // the game waited for a player who then dropped
+  static constexpr std::array<std::uint32_t, 7> kFrameWaitBoundsMs = {2, 5, 17, 33, 67, 133, 267};
+  std::array<std::uint64_t, 8> frame_wait_hist{};  // late frames by how late: <= each bound, then more
+  std::uint64_t frame_wait_ms_sum = 0;             // of the late frames' lateness
 
   // Refusals by abuse limits and moderation (on /metrics as kaillera_relay_refused_total{reason}).
   std::uint64_t refused_banned = 0;            // a login from a banned address or range

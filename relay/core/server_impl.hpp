@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/kaillera/bundle.hpp"
+#include "relay/core/lag.hpp"
 #include "common/kaillera/game_cache.hpp"
 #include "common/kaillera/messages.hpp"
 #include "common/net/rate_limiter.hpp"
@@ -103,10 +104,8 @@ struct Player {
   std::uint16_t recent_hits = 0, recent_misses = 0;
   proto::GameDataCache out_cache;  // mirror of what we sent it
   TimePoint last_data{};
-  // Lag statistics: frames this player was the last to supply, and the time others waited for it.
-  std::uint64_t frames_last = 0;
-  std::uint64_t waited_ms = 0;
-  TimePoint last_arrival{};
+  LagWindow lag;                         // what this player cost the game in the lag window (lag.hpp)
+  std::optional<TimePoint> lag_noticed;  // lag_notice: the room was told, at; once per window
   std::uint64_t blocks_in = 0;
   // After 0x15: when to repeat our newest messages if this player's first game data has not come (and the
   // gap to the repeat after that). Unset once it has.
@@ -135,6 +134,10 @@ struct Game {
   std::deque<std::pair<std::uint32_t, TimePoint>> recent_joins;  // (ip, when): join spam
   TimePoint started{}, last_emit{}, last_stall_resend{};
   std::uint64_t frames_emitted = 0;
+  // Lag statistics (lag.hpp): the game's frame clock and what it lost, over the window.
+  double fps = 60;  // /fps
+  FrameClock clock;
+  LagWindow lag;
   bool chat_room() const { return !rom.empty() && rom[0] == '*'; }
 };
 
@@ -204,6 +207,10 @@ struct Server::Impl {
     return (static_cast<std::uint64_t>(local_port) << 48) | e.key();
   }
   Session* session(std::uint16_t id) {
+    auto it = sessions.find(id);
+    return it == sessions.end() ? nullptr : it->second.get();
+  }
+  const Session* session_const(std::uint16_t id) const {
     auto it = sessions.find(id);
     return it == sessions.end() ? nullptr : it->second.get();
   }
@@ -306,7 +313,16 @@ struct Server::Impl {
   void leave_game(Session& s, TimePoint now, bool kicked = false);
   void close_game(Game& g, TimePoint now);
   void game_status_to_all(const Game& g);
-  void emit_frames(Game& g, TimePoint now);
+  void emit_frames(Game& g, TimePoint now, Player* cause = nullptr);
+  // Lag statistics (lockstep.cpp, lag.hpp).
+  Micros lag_slot() const;
+  void frame_complete(Game& g, Player* cause, TimePoint now);
+  void maybe_lag_notice(Game& g, Player& p, TimePoint now);
+  void note_resend_request(Session& s, TimePoint now);
+  std::int64_t window_seconds(const Game& g, TimePoint now) const;
+  static std::string seconds_text(Micros t);
+  void restart_lag(Game& g, TimePoint now);
+  bool playing_zeros = false;  // play_zeros is feeding lost input: lag from it is lost input's
   void send_block(Player& p, Session& s);
   void on_input(Game& g, Player& p, ByteSpan data, TimePoint now);
   void note_cache_use(Player& p, bool hit);
@@ -337,7 +353,9 @@ struct Server::Impl {
   void room_command(Session& s, Game& g, const Command& c, TimePoint now);
   void private_message(Session& s, std::uint16_t to, std::string_view text, TimePoint now);
   bool ignores(const Session& receiver, const Session& sender) const;
-  std::vector<std::string> lagstat(const Game& g) const;
+  std::vector<std::string> lagstat(const Game& g, TimePoint now) const;
+  void lag_command(Game& g, Session& s, const Command& c, TimePoint now);  // lag.cpp
+  static constexpr std::uint32_t kMinFps = 1, kMaxFps = 240;
 
   // --- staff.cpp: moderation (levels, admission, staff commands, lasting changes) ---
   std::string policy_refusal(Session& s, TimePoint now);  // at login: ban, filters, limits; "" = admitted

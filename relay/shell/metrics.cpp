@@ -21,7 +21,7 @@ namespace kaillera::relay::shell {
 // --------------------------------------------------------------------------------------------
 
 // A new Counters field must be exported here too; this fails to compile until it is.
-static_assert(sizeof(Counters) == 37 * sizeof(std::uint64_t), "Counters changed: update render_metrics()");
+static_assert(sizeof(Counters) == 49 * sizeof(std::uint64_t), "Counters changed: update render_metrics()");
 // Likewise for the prober's counters and render_probe_metrics().
 static_assert(sizeof(probe::Counters) ==
                   (7 + probe::kMethods + probe::kMethods * probe::kOutcomes) * sizeof(std::uint64_t),
@@ -88,6 +88,30 @@ std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStat
   counter(out, "game_data_in", c.game_data_in, "Game data messages received.");
   counter(out, "game_data_out", c.game_data_out, "Game data messages sent.");
   counter(out, "cache_hits_out", c.cache_hits_out, "Game data sent as a cache reference (0x13).");
+
+  // Lag (docs/RELAY.md "Lag statistics"): time running games lost behind their frame clock, by cause, and
+  // how late the late frames were (a histogram in seconds, cumulative as Prometheus wants it).
+  family(out, "kaillera_relay_game_wait_microseconds_total", "counter",
+         "Time games lost waiting behind their frame clock, by cause.");
+  sample(out, "kaillera_relay_game_wait_microseconds_total", c.lag_wait_us_late_input,
+         "cause=\"late_input\"");
+  sample(out, "kaillera_relay_game_wait_microseconds_total", c.lag_wait_us_lost_input,
+         "cause=\"lost_input\"");
+  sample(out, "kaillera_relay_game_wait_microseconds_total", c.lag_wait_us_drop, "cause=\"dropped_player\"");
+  family(out, "kaillera_relay_frame_wait_milliseconds", "histogram",
+         "How late the frames that completed 1 ms or more after they were due were.");
+  {
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < Counters::kFrameWaitBoundsMs.size(); ++i) {
+      cumulative += c.frame_wait_hist[i];
+      sample(out, "kaillera_relay_frame_wait_milliseconds_bucket", cumulative,
+             "le=\"" + std::to_string(Counters::kFrameWaitBoundsMs[i]) + "\"");
+    }
+    cumulative += c.frame_wait_hist.back();
+    sample(out, "kaillera_relay_frame_wait_milliseconds_bucket", cumulative, "le=\"+Inf\"");
+    sample(out, "kaillera_relay_frame_wait_milliseconds_sum", c.frame_wait_ms_sum);
+    sample(out, "kaillera_relay_frame_wait_milliseconds_count", cumulative);
+  }
 
   family(out, "kaillera_relay_refused_total", "counter",
          "Logins, joins, games, chats and commands refused by moderation and abuse limits, by reason.");

@@ -196,6 +196,14 @@ const std::map<std::string, Setter, std::less<>>& toml_keys() {
        }},
       {"audit_chat", bool_key(&Config::audit_chat)},
       {"same_delay", bool_key(&Config::same_delay)},
+      {"lagstat_window_s",
+       [](const toml::node& n, Settings& s) {
+         std::int64_t x = 0;
+         std::string problem = config::get_int(n, 6, 3600, x, "must be an integer number of seconds 6..3600");
+         if (problem.empty()) s.core.lagstat_window = std::chrono::seconds(x);
+         return problem;
+       }},
+      {"lag_notice_ms", millis_key(&Config::lag_notice, kWeekMs)},
       {"access_file", shell_string_key(&Settings::access_file)},
       {"access_dns_refresh_s", shell_uint_key(&Settings::access_dns_refresh_s, 10, 86400)},
       {"state_db", shell_string_key(&Settings::state_db)},

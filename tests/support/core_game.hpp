@@ -52,9 +52,9 @@ class CoreGame {
     b_.send(server_, p::AllReady{}, now_, sink_);
   }
   // One frame: both players send their input (from a small alphabet, as button states are), the core
-  // relays the frame to both; a tick every 6 frames as the shell gives.
-  void frame() {
-    now_ += std::chrono::microseconds(16667);
+  // relays the frame to both; a tick every 6 frames as the shell gives. `period`: the time since the last.
+  void frame(std::chrono::microseconds period = std::chrono::microseconds(16667)) {
+    now_ += period;
     x_ = x_ * 1103515245u + 12345u;
     const std::uint8_t ia[2] = {static_cast<std::uint8_t>((x_ >> 16) % 12), 0};
     const std::uint8_t ib[2] = {static_cast<std::uint8_t>((x_ >> 20) % 300 % 256), 1};

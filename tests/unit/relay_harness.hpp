@@ -18,6 +18,11 @@ namespace r = kaillera::relay;
 namespace n = kaillera::net;
 using namespace std::chrono_literals;
 
+// An IPv4 address a.b.c.d as the core keys it.
+constexpr std::uint32_t ip(int a, int b, int c, int d) {
+  return (static_cast<std::uint32_t>(a) << 24) | (b << 16) | (c << 8) | d;
+}
+
 struct Captured {
   std::uint16_t local_port;
   n::Endpoint to;

@@ -27,10 +27,6 @@ int flagged_at(AutofireScanner& s, const std::vector<std::uint8_t>& frames) {
   return 0;
 }
 
-constexpr std::uint32_t ip(int a, int b, int c, int d) {
-  return (static_cast<std::uint32_t>(a) << 24) | (b << 16) | (c << 8) | d;
-}
-
 // alice (owner) and bob logged in, in alice's room.
 void alice_and_bob_in_a_room(FakeClient& a, FakeClient& b) {
   ASSERT_TRUE(a.login("alice"));

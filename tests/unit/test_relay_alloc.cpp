@@ -42,3 +42,17 @@ TEST(RelayAllocations, SteadyGameDataPathAllocatesNothing) {
   EXPECT_GT(game.server().counters().cache_hits_out, 0u);
   EXPECT_EQ(allocations, 0u);
 }
+
+// The lag statistics on the same path: frames late by 40 ms every tenth (each a late frame in the window, the
+// histogram and the cause's counts), over 100 s so that the window's slots are reused.
+TEST(RelayAllocations, LateFramesCountedInTheLagWindowAllocateNothing) {
+  kf_support::CoreGame game;
+  for (int f = 0; f < 3000; ++f)
+    game.frame();
+  const auto allocations_before = g_allocations.load();
+  const auto late_before = game.server().counters().frame_wait_hist[4];
+  for (int f = 0; f < 6000; ++f)
+    game.frame(std::chrono::microseconds(f % 10 == 0 ? 56667 : 16667));
+  EXPECT_EQ(game.server().counters().frame_wait_hist[4] - late_before, 600u);  // 40 ms: in (33, 67]
+  EXPECT_EQ(g_allocations.load() - allocations_before, 0u);
+}

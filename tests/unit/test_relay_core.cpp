@@ -12,10 +12,6 @@ using namespace kf_test;
 
 namespace {
 
-constexpr std::uint32_t ip(int a, int b, int c, int d) {
-  return (static_cast<std::uint32_t>(a) << 24) | (b << 16) | (c << 8) | d;
-}
-
 std::vector<std::uint8_t> bytes(std::initializer_list<int> v) {
   std::vector<std::uint8_t> out;
   for (int x : v)
@@ -886,7 +882,10 @@ TEST(RelayCommands, RoomCommands) {
   t.h.advance(100ms);
   t.b.send(p::GameData{"", bytes({2, 2})});
   t.a.send(p::GameChat{"", "/lagstat"});
-  EXPECT_TRUE(contains(t.b.texts(), "P2 bob: last in 1 blocks, others waited 100 ms"));
+  // The clock started when both were ready: frame 0 was due then and complete 100 ms later, on bob's input.
+  EXPECT_TRUE(contains(t.b.texts(), "the game waited 0.10 s, 1 frame late"));
+  EXPECT_TRUE(contains(t.b.texts(), "P2 bob: waited on 0.10 s, late 1x"));
+  EXPECT_TRUE(contains(t.b.texts(), "P1 alice: waited on 0.00 s, late 0x"));
   t.a.send(p::GameChat{"", "/kick 2"});
   EXPECT_EQ(t.b.got<p::QuitGame>().back().user_id, t.b.user_id);
 }

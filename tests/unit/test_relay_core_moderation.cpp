@@ -15,10 +15,6 @@ using r::Level;
 
 namespace {
 
-constexpr std::uint32_t ip(int a, int b, int c, int d) {
-  return (static_cast<std::uint32_t>(a) << 24) | (b << 16) | (c << 8) | d;
-}
-
 // The community's addresses: one per level from the access list, and some with no entry (normal by default).
 constexpr std::uint32_t kOwnerIp = ip(10, 0, 0, 1);
 constexpr std::uint32_t kAdminIp = ip(10, 0, 0, 2);

@@ -1,0 +1,192 @@
+// Lag statistics of running games (lag.hpp, docs/RELAY.md "Lag statistics"): the frame clock's bookkeeping
+// that the lock-step engine calls, and /lagstat, /lagreset, /fps with their advice.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "common/kaillera/conn_type.hpp"
+#include "relay/core/server_impl.hpp"
+
+namespace kaillera::relay {
+
+// ---------------------------------------------------------------------------------------------------------------
+// Lag statistics (lag.hpp).
+
+Micros Server::Impl::lag_slot() const {
+  return std::chrono::duration_cast<Micros>(cfg.lagstat_window) / LagWindow::kSlots;
+}
+
+// The game's next frame is complete at `now` because `cause`'s input came (null: a player dropped). What it
+// was late by is lost time, the cause's.
+void Server::Impl::frame_complete(Game& g, Player* cause, TimePoint now) {
+  const Micros extra = g.clock.complete(g.frames_emitted, now);
+  if (extra.count() == 0) return;
+  const bool late = extra >= Millis(1);
+  const auto us = static_cast<std::uint64_t>(extra.count());
+  LagCounts& total = g.lag.at(now, lag_slot());
+  total.wait_us += us;
+  total.late += late ? 1 : 0;
+  if (cause == nullptr) {
+    counters.lag_wait_us_drop += us;
+  } else {
+    LagCounts& mine = cause->lag.at(now, lag_slot());
+    mine.wait_us += us;
+    mine.late += late ? 1 : 0;
+    (playing_zeros ? counters.lag_wait_us_lost_input : counters.lag_wait_us_late_input) += us;
+  }
+  if (late) {
+    const auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<Millis>(extra).count());
+    std::size_t b = 0;
+    while (b < Counters::kFrameWaitBoundsMs.size() && ms > Counters::kFrameWaitBoundsMs[b])
+      ++b;
+    ++counters.frame_wait_hist[b];
+    counters.frame_wait_ms_sum += ms;
+  }
+  if (cause != nullptr && cfg.lag_notice.count() > 0) maybe_lag_notice(g, *cause, now);
+}
+
+// lag_notice: one line in the room when a player's waits in the window reach the threshold, at most once a
+// window.
+void Server::Impl::maybe_lag_notice(Game& g, Player& p, TimePoint now) {
+  if (p.lag_noticed && now - *p.lag_noticed < cfg.lagstat_window) return;
+  const auto waited = Micros(p.lag.sum(now, lag_slot()).wait_us);
+  if (waited < cfg.lag_notice) return;
+  p.lag_noticed = now;
+  const Session* s = session(p.user_id);
+  const auto number = static_cast<std::size_t>(&p - g.players.data()) + 1;
+  announce_to_room(g, "P" + std::to_string(number) + " " + (s ? s->name : std::string("?")) +
+                          " made the game wait " + seconds_text(waited) + " in the last " +
+                          std::to_string(window_seconds(g, now)) + " s - /lagstat");
+}
+
+// A resend request (a datagram with nothing new) from a player during play.
+void Server::Impl::note_resend_request(Session& s, TimePoint now) {
+  Game* g = s.game_id ? game(s.game_id) : nullptr;
+  Player* p = g ? player_of(*g, s.id) : nullptr;
+  if (!g || !p || g->state != GameState::kPlaying) return;
+  ++p->lag.at(now, lag_slot()).resends;
+  ++g->lag.at(now, lag_slot()).resends;
+}
+
+// The seconds the window covers now: the whole window, or less since the game (or /lagreset, /fps) began.
+std::int64_t Server::Impl::window_seconds(const Game& g, TimePoint now) const {
+  const auto since = std::chrono::duration_cast<Seconds>(now - g.clock.since());
+  return std::max<std::int64_t>(1, std::min(since, cfg.lagstat_window).count());
+}
+
+std::string Server::Impl::seconds_text(Micros t) {
+  const auto cs = (t.count() + 5000) / 10000;  // hundredths, rounded
+  std::string frac = std::to_string(cs % 100);
+  if (frac.size() < 2) frac.insert(0, "0");
+  return std::to_string(cs / 100) + "." + frac + " s";
+}
+
+// The window starts again (play begins, /lagreset, /fps): the clock at the next frame, nothing counted.
+void Server::Impl::restart_lag(Game& g, TimePoint now) {
+  g.lag.clear();
+  for (auto& p : g.players) {
+    p.lag.clear();
+    p.lag_noticed.reset();
+  }
+  if (g.state == GameState::kPlaying) {
+    g.clock.start(now, g.frames_emitted, g.fps);
+  } else {
+    g.clock.stop();
+  }
+}
+
+// /lagstat: a few short lines (clients show about 80 characters a line): the game's loss over the window,
+// one line per player, then what to do about it.
+std::vector<std::string> Server::Impl::lagstat(const Game& g, TimePoint now) const {
+  std::vector<std::string> lines;
+  if (g.state != GameState::kPlaying || !g.clock.running()) {
+    lines.push_back("Lag: the game is not playing");
+    return lines;
+  }
+  const Micros slot = lag_slot();
+  const LagCounts total = g.lag.sum(now, slot);
+  const auto fps_text = std::to_string(static_cast<long>(g.fps));
+  lines.push_back("Lag, last " + std::to_string(window_seconds(g, now)) + " s at " + fps_text +
+                  " fps: the game waited " + seconds_text(Micros(total.wait_us)) + ", " +
+                  std::to_string(total.late) + (total.late == 1 ? " frame" : " frames") + " late");
+  struct Row {
+    std::size_t number;
+    std::string name;
+    LagCounts counts;
+    std::uint32_t ping;
+    std::uint8_t conn_type;
+  };
+  std::vector<Row> rows;
+  for (std::size_t i = 0; i < g.players.size(); ++i) {
+    const Player& p = g.players[i];
+    const Session* s = session_const(p.user_id);
+    Row r{i + 1, p.left || !s ? std::string("(left)") : s->name, p.lag.sum(now, slot), s ? s->ping_ms : 0,
+          p.conn_type};
+    std::string line = "P" + std::to_string(r.number) + " " + r.name + ": waited on " +
+                       seconds_text(Micros(r.counts.wait_us)) + ", late " + std::to_string(r.counts.late) +
+                       "x, ping " + std::to_string(r.ping) + " ms, " +
+                       std::string(proto::conn_type_name(r.conn_type));
+    if (r.counts.zeros != 0) line += ", lost " + std::to_string(r.counts.zeros);
+    if (r.counts.resends != 0) line += ", resends " + std::to_string(r.counts.resends);
+    if (!p.playing) line += " (dropped)";
+    lines.push_back(std::move(line));
+    rows.push_back(std::move(r));
+  }
+  // Advice. Below this much in the window the game played smoothly.
+  constexpr Micros kWorthNaming = Millis(50);
+  if (Micros(total.wait_us) < kWorthNaming) {
+    lines.push_back("Smooth: nobody made the game wait");
+    return lines;
+  }
+  const auto worst = std::max_element(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return a.counts.wait_us < b.counts.wait_us;
+  });
+  if (worst != rows.end() && worst->counts.wait_us > 0) {
+    lines.push_back("Most waits: P" + std::to_string(worst->number) + " " + worst->name + ", " +
+                    seconds_text(Micros(worst->counts.wait_us)) + " of " +
+                    seconds_text(Micros(total.wait_us)));
+  }
+  // A player who made the game wait on a connection type too low for its ping: the type that covers it
+  // (KAILLERA.md §5.3) and the frame delay it would get. One type up is within a ping's noise (LAN at 20 ms
+  // plays well with delay 2): named from two up.
+  for (const Row& r : rows) {
+    if (Micros(r.counts.wait_us) < kWorthNaming || r.ping == 0) continue;
+    const std::uint8_t better = conn_type_for_ping(r.ping, g.fps);
+    if (better < r.conn_type + 2) continue;
+    const auto d = proto::frame_delay(r.ping, better);
+    lines.push_back("P" + std::to_string(r.number) + " " + r.name + ": ping " + std::to_string(r.ping) +
+                    " ms is high for " + std::string(proto::conn_type_name(r.conn_type)) + "; " +
+                    std::string(proto::conn_type_name(better)) + " would not wait (delay " +
+                    std::to_string(d) + ", " + std::to_string(proto::input_lag_frames(d, better)) +
+                    " frames)");
+  }
+  return lines;
+}
+
+// /lagstat, /lagreset, /fps.
+void Server::Impl::lag_command(Game& g, Session& s, const Command& c, TimePoint now) {
+  switch (c.info->verb) {
+    case Verb::kLagstat:
+      for (const auto& line : lagstat(g, now))
+        announce_to_room(g, line);
+      return;
+    case Verb::kLagreset:
+      restart_lag(g, now);
+      announce_to_room(g, "Lag statistics start again now (" + s.name + ")");
+      return;
+    case Verb::kFps:
+      if (c.number < kMinFps || c.number > kMaxFps) {
+        room_error(s, "Usage: /fps <frames per second>, " + std::to_string(kMinFps) + " to " +
+                          std::to_string(kMaxFps));
+        return;
+      }
+      g.fps = c.number;
+      restart_lag(g, now);
+      announce_to_room(g, "Lag is measured at " + std::to_string(c.number) + " frames a second from now");
+      return;
+    default:
+      return;
+  }
+}
+
+}  // namespace kaillera::relay

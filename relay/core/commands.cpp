@@ -304,6 +304,15 @@ void Server::Impl::player_command(Session& s, const Command& c, Game* room, Time
 // ---------------------------------------------------------------------------------------------------------------
 // Room commands: everyone's (lagstat, fair, num) and the owner's.
 
+// The room's players as the master's pick needs them.
+std::vector<Server::FairPlayer> Server::Impl::fair_players(const Game& g) const {
+  std::vector<FairPlayer> players;
+  for (const auto& p : g.players) {
+    if (const Session* o = session_const(p.user_id); o && !p.left) players.push_back({o->addr.ip, o->name});
+  }
+  return players;
+}
+
 void Server::Impl::room_command(Session& s, Game& g, const Command& c, TimePoint now) {
   switch (c.info->verb) {
     case Verb::kLagstat:
@@ -312,11 +321,7 @@ void Server::Impl::room_command(Session& s, Game& g, const Command& c, TimePoint
       lag_command(g, s, c, now);
       return;
     case Verb::kFair: {
-      std::vector<FairPlayer> players;
-      for (const auto& p : g.players) {
-        if (const Session* o = session(p.user_id); o && !p.left) players.push_back({o->addr.ip, o->name});
-      }
-      const bool asked = fair_hook && fair_hook(g.id, players);
+      const bool asked = fair_hook && fair_hook(g.id, fair_players(g), FairPurpose::kFair);
       announce_to_room(g, asked
                               ? "Asking the master for the fairest relay for this room's players..."
                               : "The fair relay pick needs a master directory; this relay reports to none.");

@@ -169,6 +169,9 @@ void Server::Impl::lag_command(Game& g, Session& s, const Command& c, TimePoint 
     case Verb::kLagstat:
       for (const auto& line : lagstat(g, now))
         announce_to_room(g, line);
+      // Moving is the real fix when every player's path is long: the master may know a relay nearer to all
+      // of them; its line (or nothing) follows through fair_answer.
+      if (fair_hook && g.state == GameState::kPlaying) fair_hook(g.id, fair_players(g), FairPurpose::kNearer);
       return;
     case Verb::kLagreset:
       restart_lag(g, now);

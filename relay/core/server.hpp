@@ -138,12 +138,15 @@ class Server {
 
   // Hook for "/fair": called with the room's game id and its players' addresses. It returns false when no
   // master can be asked (the room is told the pick needs one); otherwise the room is told the relay is
-  // asking, and the answer comes later through fair_answer().
+  // asking, and the answer comes later through fair_answer(). /lagstat asks too, for kNearer: the answer is
+  // one line naming a relay nearer to all of the players than this one, or nothing.
   struct FairPlayer {
     std::uint32_t ip = 0;
     std::string name;  // raw bytes as the client sent them
   };
-  using FairHook = std::function<bool(std::uint32_t game_id, const std::vector<FairPlayer>& players)>;
+  enum class FairPurpose : std::uint8_t { kFair, kNearer };
+  using FairHook =
+      std::function<bool(std::uint32_t game_id, const std::vector<FairPlayer>& players, FairPurpose purpose)>;
   void set_fair_hook(FairHook hook);
   // The answer to a /fair: each line goes to the room's chat; nothing happens when the room has closed.
   void fair_answer(std::uint32_t game_id, const std::vector<std::string>& lines, TimePoint now, Sink& out);

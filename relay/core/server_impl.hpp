@@ -355,6 +355,7 @@ struct Server::Impl {
   bool ignores(const Session& receiver, const Session& sender) const;
   std::vector<std::string> lagstat(const Game& g, TimePoint now) const;
   void lag_command(Game& g, Session& s, const Command& c, TimePoint now);  // lag.cpp
+  std::vector<FairPlayer> fair_players(const Game& g) const;
   static constexpr std::uint32_t kMinFps = 1, kMaxFps = 240;
 
   // --- staff.cpp: moderation (levels, admission, staff commands, lasting changes) ---

@@ -64,7 +64,8 @@ void FairAsker::shutdown() {
   impl_->cv.wait_for(lock, std::chrono::seconds(2), [&] { return impl_->in_flight == 0; });
 }
 
-bool FairAsker::ask(std::vector<FairPlayerInfo> players, std::function<void(std::vector<std::string>)> done) {
+bool FairAsker::ask(std::vector<FairPlayerInfo> players, Question question,
+                    std::function<void(std::vector<std::string>)> done) {
   struct Call {
     grpc::ClientContext ctx;
     v1::PickRequest req;
@@ -92,36 +93,53 @@ bool FairAsker::ask(std::vector<FairPlayerInfo> players, std::function<void(std:
   call->players = std::move(players);
   call->done = std::move(done);
   auto impl = impl_;  // kept alive until the call ends
-  impl->stub->async()->PickRelay(&call->ctx, &call->req, &call->resp, [impl, call](grpc::Status st) {
-    std::string own, charset;
-    bool closed = false;
-    {
-      std::lock_guard lock(impl->mu);
-      own = impl->own_id;
-      charset = impl->charset;
-      closed = impl->closed;
-      impl->contexts.erase(&call->ctx);
-    }
-    if (!closed) {
-      std::vector<std::string> lines;
-      if (st.ok()) {
-        // Everything in UTF-8 first (the players' names come in the relay's charset), then back.
-        auto players = call->players;
-        for (auto& p : players)
-          if (charset != "utf-8") p.name = text::to_utf8(p.name, charset);
-        lines = fair_lines(call->resp, players, own);
-      } else {
-        lines.push_back("The master could not pick a relay: " + st.error_message().substr(0, 160));
-      }
-      for (auto& l : lines)
-        if (charset != "utf-8") l = text::from_utf8(l, charset);
-      call->done(std::move(lines));
-    }
-    std::lock_guard lock(impl->mu);
-    --impl->in_flight;
-    impl->cv.notify_all();
-  });
+  impl->stub->async()->PickRelay(
+      &call->ctx, &call->req, &call->resp, [impl, call, question](grpc::Status st) {
+        std::string own, charset;
+        bool closed = false;
+        {
+          std::lock_guard lock(impl->mu);
+          own = impl->own_id;
+          charset = impl->charset;
+          closed = impl->closed;
+          impl->contexts.erase(&call->ctx);
+        }
+        if (!closed) {
+          std::vector<std::string> lines;
+          if (question == Question::kNearer) {
+            if (st.ok()) lines = nearer_lines(call->resp, own);
+          } else if (st.ok()) {
+            // Everything in UTF-8 first (the players' names come in the relay's charset), then back.
+            auto players = call->players;
+            for (auto& p : players)
+              if (charset != "utf-8") p.name = text::to_utf8(p.name, charset);
+            lines = fair_lines(call->resp, players, own);
+          } else {
+            lines.push_back("The master could not pick a relay: " + st.error_message().substr(0, 160));
+          }
+          for (auto& l : lines)
+            if (charset != "utf-8") l = text::from_utf8(l, charset);
+          call->done(std::move(lines));
+        }
+        std::lock_guard lock(impl->mu);
+        --impl->in_flight;
+        impl->cv.notify_all();
+      });
   return true;
+}
+
+std::vector<std::string> nearer_lines(const v1::PickResponse& resp, const std::string& own_relay_id) {
+  if (!resp.has_best() || own_relay_id.empty() || resp.best().relay_id() == own_relay_id) return {};
+  const auto& b = resp.best();
+  for (const auto& c : resp.ranking()) {
+    if (c.relay_id() != own_relay_id) continue;
+    if (b.max_hops() < 0 || c.max_hops() < 0 || b.max_hops() >= c.max_hops()) return {};
+    const int nearer = c.max_hops() - b.max_hops();
+    const std::string name = b.name().text().empty() ? b.name().raw() : b.name().text();
+    return {"A relay " + std::to_string(nearer) + (nearer == 1 ? " hop" : " hops") +
+            " nearer to all of you: " + name + " " + b.host() + ":" + std::to_string(b.port())};
+  }
+  return {};
 }
 
 std::vector<std::string> fair_lines(const v1::PickResponse& resp, const std::vector<FairPlayerInfo>& players,

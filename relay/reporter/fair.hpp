@@ -30,8 +30,12 @@ class FairAsker {
   FairAsker(const FairAsker&) = delete;
   FairAsker& operator=(const FairAsker&) = delete;
 
+  // kFairest: /fair's lines (fair_lines). kNearer: /lagstat's advice, one line naming a relay nearer to all
+  // the players than this one (nearer_lines), or none; a master that cannot answer says nothing then.
+  enum class Question : std::uint8_t { kFairest, kNearer };
   // False when too many questions are in flight (the caller answers "try again").
-  bool ask(std::vector<FairPlayerInfo> players, std::function<void(std::vector<std::string> lines)> done);
+  bool ask(std::vector<FairPlayerInfo> players, Question question,
+           std::function<void(std::vector<std::string> lines)> done);
   // Tells the asker which relay id this relay has at that master ("that is this relay").
   void set_own_relay_id(std::string id);
   // Cancels the questions in flight and waits (up to 2 s) until their callbacks have returned; after it,
@@ -49,5 +53,11 @@ class FairAsker {
 std::vector<std::string> fair_lines(const ::kaillera::directory::v1::PickResponse& resp,
                                     const std::vector<FairPlayerInfo>& players,
                                     const std::string& own_relay_id);
+
+// /lagstat's advice (UTF-8): "A relay N hops nearer to all of you: NAME HOST:PORT" when the pick's best relay
+// is not this one and its largest hop count over the players is N below this relay's (from the ranking); else
+// nothing. Pure, for tests.
+std::vector<std::string> nearer_lines(const ::kaillera::directory::v1::PickResponse& resp,
+                                      const std::string& own_relay_id);
 
 }  // namespace kaillera::relay

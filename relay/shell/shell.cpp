@@ -358,12 +358,15 @@ class Relay {
   void start_fair() {
     fair_ = std::make_unique<FairAsker>(settings_.masters.front(), settings_.master_tls_ca);
     fair_->set_charset(settings_.core.charset);
-    server_->set_fair_hook([this](std::uint32_t game_id, const std::vector<Server::FairPlayer>& players) {
+    server_->set_fair_hook([this](std::uint32_t game_id, const std::vector<Server::FairPlayer>& players,
+                                  Server::FairPurpose purpose) {
       std::vector<FairPlayerInfo> info;
       for (const auto& p : players)
         info.push_back({net::ip_to_string(p.ip), p.name});
       fair_->set_own_relay_id(reporters_.front()->relay_id());
-      return fair_->ask(std::move(info), [this, game_id](std::vector<std::string> lines) {
+      const auto question = purpose == Server::FairPurpose::kNearer ? FairAsker::Question::kNearer
+                                                                    : FairAsker::Question::kFairest;
+      return fair_->ask(std::move(info), question, [this, game_id](std::vector<std::string> lines) {
         asio::post(io_, [this, game_id, lines = std::move(lines)] {
           server_->fair_answer(game_id, lines, Clock::now(), sink_);
           sink_.flush();

@@ -56,5 +56,32 @@ TEST(FairLines, NoBestMeansNoRelayCanBePicked) {
   EXPECT_NE(lines[0].find("No relay can be picked"), std::string::npos);
 }
 
+// /lagstat's advice: the best relay against this one's place in the ranking.
+v1::PickResponse with_own(const std::string& own_id, int own_max_hops) {
+  auto r = response();
+  *r.add_ranking() = r.best();
+  auto* own = r.add_ranking();
+  own->set_relay_id(own_id);
+  own->set_max_hops(own_max_hops);
+  return r;
+}
+
+TEST(NearerLines, NameTheBestRelayAndHowManyHopsNearerToAllItIs) {
+  const auto lines = nearer_lines(with_own("3", 9), "3");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], "A relay 3 hops nearer to all of you: Frankfurt relay 198.51.100.4:27888");
+  EXPECT_EQ(nearer_lines(with_own("3", 7), "3")[0],
+            "A relay 1 hop nearer to all of you: Frankfurt relay 198.51.100.4:27888");
+}
+
+TEST(NearerLines, NothingWhenThisRelayIsBestOrNotFartherOrUnknown) {
+  EXPECT_TRUE(nearer_lines(with_own("7", 9), "7").empty());   // the best is this relay
+  EXPECT_TRUE(nearer_lines(with_own("3", 6), "3").empty());   // as near as the best (balanced picked by RTT)
+  EXPECT_TRUE(nearer_lines(with_own("3", -1), "3").empty());  // this relay's hops unknown
+  EXPECT_TRUE(nearer_lines(response(), "3").empty());         // this relay is not in the ranking
+  EXPECT_TRUE(nearer_lines(with_own("3", 9), "").empty());    // not registered
+  EXPECT_TRUE(nearer_lines(v1::PickResponse{}, "3").empty());
+}
+
 }  // namespace
 }  // namespace kaillera::relay

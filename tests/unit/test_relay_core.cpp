@@ -895,14 +895,15 @@ TEST(RelayCommands, FairAsksTheHookAndTheLaterAnswerGoesToTheRoom) {
   std::vector<std::uint32_t> asked;
   std::uint32_t asked_game = 0;
   std::vector<std::string> names;
-  t.h.server().set_fair_hook([&](std::uint32_t game_id, const std::vector<r::Server::FairPlayer>& players) {
-    asked_game = game_id;
-    for (const auto& p : players) {
-      asked.push_back(p.ip);
-      names.push_back(p.name);
-    }
-    return true;
-  });
+  t.h.server().set_fair_hook(
+      [&](std::uint32_t game_id, const std::vector<r::Server::FairPlayer>& players, r::Server::FairPurpose) {
+        asked_game = game_id;
+        for (const auto& p : players) {
+          asked.push_back(p.ip);
+          names.push_back(p.name);
+        }
+        return true;
+      });
   t.b.clear();
   t.a.send(p::GameChat{"", "/fair"});
   EXPECT_EQ(asked_game, t.game_id);
@@ -922,7 +923,8 @@ TEST(RelayCommands, FairAsksTheHookAndTheLaterAnswerGoesToTheRoom) {
 
 TEST(RelayCommands, FairWithoutAMasterSaysItNeedsOne) {
   TwoPlayers t;
-  t.h.server().set_fair_hook([&](std::uint32_t, const std::vector<r::Server::FairPlayer>&) { return false; });
+  t.h.server().set_fair_hook([&](std::uint32_t, const std::vector<r::Server::FairPlayer>&,
+                                 r::Server::FairPurpose) { return false; });
   t.b.clear();
   t.a.send(p::GameChat{"", "/fair"});
   EXPECT_TRUE(contains(t.b.texts(), "needs a master"));

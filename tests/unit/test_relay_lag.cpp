@@ -238,6 +238,31 @@ TEST(Lagstat, NoticeInTheRoomWhenAPlayerPassesTheThreshold) {
   EXPECT_FALSE(contains(t.a.texts(), "made the game wait")) << "once per window";
 }
 
+TEST(Lagstat, AsksTheMasterForARelayNearerToAllAndPassesItsLineOn) {
+  Game2 t;
+  std::vector<r::Server::FairPurpose> asked;
+  std::vector<std::uint32_t> addresses;
+  t.h.server().set_fair_hook(
+      [&](std::uint32_t, const std::vector<r::Server::FairPlayer>& players, r::Server::FairPurpose purpose) {
+        asked.push_back(purpose);
+        for (const auto& p : players)
+          addresses.push_back(p.ip);
+        return true;
+      });
+  t.frame();
+  t.lagstat();
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0], r::Server::FairPurpose::kNearer);
+  EXPECT_EQ(addresses, (std::vector<std::uint32_t>{ip(203, 0, 113, 1), ip(198, 51, 100, 2)}));
+  // The asker's answer (a line, or none) goes to the room as /fair's does.
+  t.h.fair_answer(t.game_id, {"A relay 3 hops nearer to all of you: Relay B 10.0.0.2:27888"});
+  EXPECT_TRUE(contains(t.b.texts(), "A relay 3 hops nearer to all of you: Relay B 10.0.0.2:27888"));
+  t.a.clear();
+  t.a.send(p::GameChat{"", "/fair"});
+  ASSERT_EQ(asked.size(), 2u);
+  EXPECT_EQ(asked[1], r::Server::FairPurpose::kFair);
+}
+
 TEST(Lagstat, NotPlayingYet) {
   Harness h;
   auto& a = h.client(ip(203, 0, 113, 1));

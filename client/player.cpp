@@ -359,6 +359,12 @@ void Player::step(TimePoint now) {
       if (now - phase_since_ >= options_.room_wait) give_up("no 0x15 from the server");
       break;
     case Phase::kPlaying:
+      if (!play_chat_sent_ && !options_.play_chat.empty() &&
+          blocks_received_ >= options_.play_chat_after_blocks) {
+        play_chat_sent_ = true;
+        for (const auto& line : options_.play_chat)
+          session_.game_chat(line);
+      }
       if (blocks_accounted_ >= total_packets()) {
         finish_playing(now);
       } else if (now - last_block_ >= options_.stall_timeout) {

@@ -44,6 +44,9 @@ struct PlayerOptions {
   // Room chat lines (e.g. "/fair") the player sends once the room holds `room_chat_players` players.
   std::vector<std::string> room_chat;
   std::uint32_t room_chat_players = 1;
+  // Room chat lines (e.g. "/lagstat") the player sends once during play, after this many blocks.
+  std::vector<std::string> play_chat;
+  std::uint64_t play_chat_after_blocks = 0;
 };
 
 struct PlayerResult {
@@ -122,6 +125,7 @@ class Player : public Agent {
   PlayerOptions options_;
   Session session_;
   bool room_chat_sent_ = false;
+  bool play_chat_sent_ = false;
   Phase phase_ = Phase::kIdle;
   TimePoint phase_since_{};
   TimePoint last_poke_{};

@@ -348,6 +348,56 @@ TEST_F(NetnsPick, ThePickNamesTheRelayTheTopologyMakesFairestForGroupsOfTwoToFou
   }
 }
 
+// /lagstat during play on relay A by two friends at the ends of the line: the master's pick knows relay B
+// nearer to both, by as many hops as A's farthest player is beyond B's (worked out from the topology).
+TEST_F(NetnsPick, LagstatNamesTheRelayNearerToAllThePlayers) {
+  const auto& a = relay_named("Relay A");
+  const auto& b = relay_named("Relay B");
+  kc::PlayerOptions o;
+  std::uint32_t ip = 0;
+  ::inet_pton(AF_INET, a.address.c_str(), &ip);
+  o.session.server = {ntohl(ip), 27888};
+  o.session.emulator = "MAME32k 0.64";
+  o.game = "Street Fighter Alpha 3";
+  o.players = 2;
+  o.frames = 900;  // 15 s at 60 fps: the master's answer (it may probe for up to 3 s) comes during play
+  o.fps = 60;
+  o.room_wait = kc::Millis(8000);
+  o.session.name = "west";
+  o.play_chat = {"/lagstat"};
+  o.play_chat_after_blocks = 60;
+  kc::Player owner(o);
+  o.session.name = "east";
+  o.play_chat.clear();
+  o.role = kc::PlayerOptions::Role::kJoinByName;
+  kc::Player guest(o);
+  const auto play = [&](const std::string& ns, kc::Player& player) {
+    topo_->run_in(ns, [&] {
+      kc::DriverOptions d;
+      d.deadline = kc::Millis(30000);
+      d.bind = {0, 0};
+      kc::UdpDriver driver(d);
+      if (driver.add(player).empty()) driver.run();
+    });
+  };
+  std::thread t1([&] { play("p1", owner); });
+  std::thread t7([&] { play("p7", guest); });
+  t1.join();
+  t7.join();
+  std::string said;
+  for (const auto& e : guest.log())
+    if (e.kind == kc::EventKind::kGameChat) said += e.text + "\n";
+  const int at_a = std::max(topo_->hops("p1", a.host), topo_->hops("p7", a.host));
+  const int at_b = std::max(topo_->hops("p1", b.host), topo_->hops("p7", b.host));
+  ASSERT_GT(at_a, at_b) << "the topology puts B nearer to both";
+  EXPECT_NE(said.find("Lag, last"), std::string::npos) << said;
+  EXPECT_NE(said.find("A relay " + std::to_string(at_a - at_b) + " hops nearer to all of you: Relay B " +
+                      b.address + ":27888"),
+            std::string::npos)
+      << said;
+  EXPECT_TRUE(guest.result().completed) << said;
+}
+
 TEST_F(NetnsPick, FairInARoomAndTheWebPageGiveTheSameRelay) {
   // Two friends at the ends of the line play on relay A (next to p1); the fair relay for them is B.
   const auto& a = relay_named("Relay A");

@@ -5,6 +5,7 @@
 #include <set>
 
 #include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
 
 #include "common/text/charset.hpp"
 #include "kaillera/directory/v1/directory.grpc.pb.h"
@@ -108,6 +109,15 @@ bool FairAsker::ask(std::vector<FairPlayerInfo> players, Question question,
           std::vector<std::string> lines;
           if (question == Question::kNearer) {
             if (st.ok()) lines = nearer_lines(call->resp, own);
+            // Nothing said to the room: the log says why.
+            if (lines.empty()) {
+              int own_hops = -2;
+              for (const auto& c : call->resp.ranking())
+                if (c.relay_id() == own) own_hops = c.max_hops();
+              spdlog::info("/lagstat: no nearer relay ({}; best {} at max {} hops, this relay {} at {})",
+                           st.ok() ? std::string("answered") : st.error_message(),
+                           call->resp.best().relay_id(), call->resp.best().max_hops(), own, own_hops);
+            }
           } else if (st.ok()) {
             // Everything in UTF-8 first (the players' names come in the relay's charset), then back.
             auto players = call->players;

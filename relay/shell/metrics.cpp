@@ -90,7 +90,7 @@ std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStat
   counter(out, "cache_hits_out", c.cache_hits_out, "Game data sent as a cache reference (0x13).");
 
   // Lag (docs/RELAY.md "Lag statistics"): time running games lost behind their frame clock, by cause, and
-  // how late the late frames were (a histogram in seconds, cumulative as Prometheus wants it).
+  // how late the late frames were (a histogram in milliseconds, cumulative as Prometheus wants it).
   family(out, "kaillera_relay_game_wait_microseconds_total", "counter",
          "Time games lost waiting behind their frame clock, by cause.");
   sample(out, "kaillera_relay_game_wait_microseconds_total", c.lag_wait_us_late_input,

@@ -226,6 +226,42 @@ class NetnsPick : public ::testing::Test {
     throw std::runtime_error("no relay " + name);
   }
 
+  // Two friends at the ends of the line, "west" at p1 (the room's owner, with o's chat lines) and "east" at
+  // p7, play on relay A (next to p1) until both are done or `deadline`.
+  struct Friends {
+    std::unique_ptr<kc::Player> owner, guest;
+  };
+  Friends play_on_relay_a(kc::PlayerOptions o, kc::Millis deadline) {
+    std::uint32_t ip = 0;
+    ::inet_pton(AF_INET, relay_named("Relay A").address.c_str(), &ip);
+    o.session.server = {ntohl(ip), 27888};
+    o.session.emulator = "MAME32k 0.64";
+    o.game = "Street Fighter Alpha 3";
+    o.room_wait = kc::Millis(8000);
+    o.session.name = "west";
+    Friends f;
+    f.owner = std::make_unique<kc::Player>(o);
+    o.session.name = "east";
+    o.room_chat.clear();
+    o.play_chat.clear();
+    o.role = kc::PlayerOptions::Role::kJoinByName;
+    f.guest = std::make_unique<kc::Player>(o);
+    const auto play = [&](const std::string& ns, kc::Player& player) {
+      topo_->run_in(ns, [&] {
+        kc::DriverOptions d;
+        d.deadline = deadline;
+        d.bind = {0, 0};  // any address of the namespace: the player's own
+        kc::UdpDriver driver(d);
+        if (driver.add(player).empty()) driver.run();
+      });
+    };
+    std::thread t1([&] { play("p1", *f.owner); });
+    std::thread t7([&] { play("p7", *f.guest); });
+    t1.join();
+    t7.join();
+    return f;
+  }
+
   TempDir dir_;
   std::unique_ptr<Topology> topo_;
   std::vector<RelayHost> relays_;
@@ -351,42 +387,18 @@ TEST_F(NetnsPick, ThePickNamesTheRelayTheTopologyMakesFairestForGroupsOfTwoToFou
 // /lagstat during play on relay A by two friends at the ends of the line: the master's pick knows relay B
 // nearer to both, by as many hops as A's farthest player is beyond B's (worked out from the topology).
 TEST_F(NetnsPick, LagstatNamesTheRelayNearerToAllThePlayers) {
-  const auto& a = relay_named("Relay A");
-  const auto& b = relay_named("Relay B");
   kc::PlayerOptions o;
-  std::uint32_t ip = 0;
-  ::inet_pton(AF_INET, a.address.c_str(), &ip);
-  o.session.server = {ntohl(ip), 27888};
-  o.session.emulator = "MAME32k 0.64";
-  o.game = "Street Fighter Alpha 3";
   o.players = 2;
   o.frames = 900;  // 15 s at 60 fps: the master's answer (it may probe for up to 3 s) comes during play
   o.fps = 60;
-  o.room_wait = kc::Millis(8000);
-  o.session.name = "west";
   o.play_chat = {"/lagstat"};
-  o.play_chat_after_blocks = 60;
-  kc::Player owner(o);
-  o.session.name = "east";
-  o.play_chat.clear();
-  o.role = kc::PlayerOptions::Role::kJoinByName;
-  kc::Player guest(o);
-  const auto play = [&](const std::string& ns, kc::Player& player) {
-    topo_->run_in(ns, [&] {
-      kc::DriverOptions d;
-      d.deadline = kc::Millis(30000);
-      d.bind = {0, 0};
-      kc::UdpDriver driver(d);
-      if (driver.add(player).empty()) driver.run();
-    });
-  };
-  std::thread t1([&] { play("p1", owner); });
-  std::thread t7([&] { play("p7", guest); });
-  t1.join();
-  t7.join();
+  o.play_chat_after_blocks = 240;  // 4 s in: the relays have reported the players' measurements
+  const auto f = play_on_relay_a(o, kc::Millis(30000));
   std::string said;
-  for (const auto& e : guest.log())
+  for (const auto& e : f.guest->log())
     if (e.kind == kc::EventKind::kGameChat) said += e.text + "\n";
+  const auto& a = relay_named("Relay A");
+  const auto& b = relay_named("Relay B");
   const int at_a = std::max(topo_->hops("p1", a.host), topo_->hops("p7", a.host));
   const int at_b = std::max(topo_->hops("p1", b.host), topo_->hops("p7", b.host));
   ASSERT_GT(at_a, at_b) << "the topology puts B nearer to both";
@@ -395,42 +407,20 @@ TEST_F(NetnsPick, LagstatNamesTheRelayNearerToAllThePlayers) {
                       b.address + ":27888"),
             std::string::npos)
       << said;
-  EXPECT_TRUE(guest.result().completed) << said;
+  EXPECT_TRUE(f.guest->result().completed) << said;
+  for (const auto& line : split_lines(a.process->log()))
+    if (line.find("lagstat") != std::string::npos) ADD_FAILURE() << line;
 }
 
 TEST_F(NetnsPick, FairInARoomAndTheWebPageGiveTheSameRelay) {
   // Two friends at the ends of the line play on relay A (next to p1); the fair relay for them is B.
-  const auto& a = relay_named("Relay A");
   kc::PlayerOptions o;
-  o.session.server = {0, 27888};
-  std::uint32_t ip = 0;
-  ::inet_pton(AF_INET, a.address.c_str(), &ip);
-  o.session.server.ip = ntohl(ip);
-  o.session.emulator = "MAME32k 0.64";
-  o.game = "Street Fighter Alpha 3";
   o.players = 3;  // nobody starts
-  o.room_wait = kc::Millis(8000);
-  o.session.name = "west";
   o.room_chat = {"/fair"};
   o.room_chat_players = 2;
-  kc::Player owner(o);
-  o.session.name = "east";
-  o.room_chat.clear();
-  o.role = kc::PlayerOptions::Role::kJoinByName;
-  kc::Player guest(o);
-  const auto play = [&](const std::string& ns, kc::Player& player) {
-    topo_->run_in(ns, [&] {
-      kc::DriverOptions d;
-      d.deadline = kc::Millis(10000);
-      d.bind = {0, 0};  // any address of the namespace: the player's own
-      kc::UdpDriver driver(d);
-      if (driver.add(player).empty()) driver.run();
-    });
-  };
-  std::thread t1([&] { play("p1", owner); });
-  std::thread t7([&] { play("p7", guest); });
-  t1.join();
-  t7.join();
+  const auto f = play_on_relay_a(o, kc::Millis(10000));
+  const kc::Player& owner = *f.owner;
+  const kc::Player& guest = *f.guest;
   std::string said;
   for (const auto& e : guest.log())
     if (e.kind == kc::EventKind::kGameChat) said += e.text + "\n";

@@ -186,8 +186,9 @@ void Server::Impl::player_command(Session& s, const Command& c, Game* room, Time
           playing_games += g->state != GameState::kWaiting ? 1 : 0;
         reply(s, std::to_string(logged_in_count()) + " users, " + std::to_string(games.size()) + " games (" +
                      std::to_string(playing_games) + " playing), charset " + cfg.charset + ", state " +
-                     (journal ? "saved" : "in memory only") + ", " + std::to_string(mod.bans(now).size()) +
-                     " bans, " + std::to_string(mod.silences(now).size()) + " silences");
+                     (journal && journal->has_state_file() ? "saved" : "in memory only") + ", " +
+                     std::to_string(mod.bans(now).size()) + " bans, " +
+                     std::to_string(mod.silences(now).size()) + " silences");
       }
       return;
     case Verb::kFindUser: {

@@ -65,8 +65,11 @@ struct AuditEvent {
 class Journal {
  public:
   virtual ~Journal() = default;
-  // A lasting change. True: it is being written, and Server::change_written(change_id, ok) follows. False:
-  // nothing stores changes (no state file): it lasts until restart.
+  // Whether lasting changes are stored at all (a state file is configured).
+  virtual bool has_state_file() const = 0;
+  // A lasting change (only asked when has_state_file()). True: it is being written, and
+  // Server::change_written(change_id, ok) follows. False: the state file cannot take it now (its queue is
+  // full): it lasts until restart.
   virtual bool change(const ModerationChange& c) = 0;
   // An audit event; `chat` events are given only when the operator asked for them (audit_chat).
   virtual void audit(AuditEvent e) = 0;

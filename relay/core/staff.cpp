@@ -126,8 +126,13 @@ std::string Server::Impl::sanction_text(const Sanction& x, TimePoint now) const 
 void Server::Impl::journal_change(ModerationChange c, Session& issuer, std::string ack) {
   ++counters.staff_actions;
   c.change_id = next_change_id++;
-  if (journal == nullptr || !journal->change(c)) {
+  if (journal == nullptr || !journal->has_state_file()) {
     info(issuer, ack + " (memory only: this relay has no state file)");
+    return;
+  }
+  if (!journal->change(c)) {
+    ++counters.moderation_writes_failed;
+    info(issuer, ack + " (NOT written: the state file is behind; this lasts until restart)");
     return;
   }
   pending_acks[c.change_id] = {issuer.id, std::move(ack)};

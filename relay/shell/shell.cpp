@@ -142,6 +142,7 @@ void raise_fd_limit(std::size_t wanted) {
 // own threads and return at once.
 class ShellJournal final : public Journal {
  public:
+  bool has_state_file() const override { return store != nullptr; }
   bool change(const ModerationChange& c) override {
     return store != nullptr && store->submit(c, Clock::now(), std::chrono::system_clock::now());
   }

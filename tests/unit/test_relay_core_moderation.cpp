@@ -61,12 +61,14 @@ r::Config relaxed() {
 
 // The shell's side: records what the core hands it.
 struct FakeJournal : r::Journal {
-  bool stores = true;  // false: like a relay without a state file
+  bool state_file = true;  // false: like a relay without a state file
+  bool accepts = true;     // false: like a state file whose queue is full
   std::vector<r::ModerationChange> changes;
   std::vector<r::AuditEvent> events;
+  bool has_state_file() const override { return state_file; }
   bool change(const r::ModerationChange& c) override {
     changes.push_back(c);
-    return stores;
+    return accepts;
   }
   void audit(r::AuditEvent e) override { events.push_back(std::move(e)); }
 
@@ -564,17 +566,35 @@ TEST(ModerationBan, ByAddressWithoutAJournalIsMemoryOnly) {
 
 TEST(ModerationBan, AJournalWithoutAStateFileIsMemoryOnlyToo) {
   Community c;
-  c.journal.stores = false;
+  c.journal.state_file = false;
   auto& bob = c.h.client(kBobIp);
   ASSERT_TRUE(bob.login("bob"));
   c.adam.clear();
   say(c.adam, "/ban " + id(bob) + " 30");
-  ASSERT_EQ(c.journal.changes.size(), 1u);  // it was offered
+  EXPECT_TRUE(c.journal.changes.empty()) << "nothing to write it to";
   EXPECT_TRUE(lobby_notice(c.adam, "(memory only: this relay has no state file)"));
+  c.adam.clear();
+  say(c.adam, "/version");
+  EXPECT_TRUE(lobby_notice(c.adam, "state in memory only"));
+}
+
+TEST(ModerationBan, AStateFileThatCannotTakeTheChangeNowSaysSoAndCountsIt) {
+  Community c;
+  c.journal.accepts = false;  // its queue is full
+  auto& bob = c.h.client(kBobIp);
+  ASSERT_TRUE(bob.login("bob"));
+  c.adam.clear();
+  say(c.adam, "/ban " + id(bob) + " 30");
+  ASSERT_EQ(c.journal.changes.size(), 1u);  // offered, refused
+  EXPECT_TRUE(lobby_notice(c.adam, "(NOT written: the state file is behind; this lasts until restart)"));
+  EXPECT_FALSE(lobby_notice(c.adam, "no state file"));
+  EXPECT_EQ(c.h.server().counters().moderation_writes_failed, 1u);
   // A late change_written for it changes nothing.
   c.adam.clear();
   c.h.change_written(c.journal.changes[0].change_id, true);
   EXPECT_TRUE(c.adam.texts().empty());
+  say(c.adam, "/version");
+  EXPECT_TRUE(lobby_notice(c.adam, "state saved"));
 }
 
 TEST(ModerationBan, AFailedWriteSaysNotSavedAndIsCounted) {

@@ -20,6 +20,7 @@
 #include "client/load.hpp"
 #include "client/player.hpp"
 #include "client/udp_driver.hpp"
+#include "common/build_info/build_info.hpp"
 #include "common/kaillera/conn_type.hpp"
 
 #ifndef KF_VERSION
@@ -370,7 +371,7 @@ int run_play(const PlayArgs& a) {
 
 int main(int argc, char** argv) {
   CLI::App app{"kaillera: the Kaillera Federation client tool"};
-  app.set_version_flag("--version", std::string("kaillera ") + KF_VERSION);
+  app.set_version_flag("--version", kaillera::build_info::version_line("kaillera"));
   app.require_subcommand(1);
 
   PlayArgs play;

@@ -16,6 +16,9 @@ packages=(
   clang-14 libclang-rt-14-dev
   # test tools: namespaces, TLS certificates, the process helpers
   iproute2 openssl procps
+  # the Debian package (make package): its dependencies (dpkg-shlibdeps, file), manual pages; `make test`
+  # checks the systemd units with systemd-analyze
+  dpkg-dev file help2man systemd
 )
 if [ "${KF_WITH_BROWSER:-1}" = 1 ]; then
   packages+=(chromium)

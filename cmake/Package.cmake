@@ -10,7 +10,8 @@
 #   /usr/share/man/man1/*.1.gz (help2man) or /usr/share/doc/kaillera-federation/*.help.txt (no help2man)
 #   /usr/share/doc/kaillera-federation/                              README, OPERATING, the master's README
 # and the maintainer scripts of deploy/debian/ (the user, /var/lib/kaillera-federation, purge).
-# Dependencies come from dpkg-shlibdeps (the libraries the binaries link), plus adduser for postinst.
+# Dependencies come from dpkg-shlibdeps (the libraries the binaries link), plus adduser for postinst and
+# procps for the relay unit's ExecReload=/bin/kill (minimal systems and images lack it).
 
 if(NOT TARGET kaillera-relay OR NOT TARGET kaillera-master OR NOT TARGET kaillera_cli)
   return()  # the sanitizer and fuzz builds make no package
@@ -149,7 +150,7 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # kaillera-federation_<version>_amd64.d
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, procps")  # postinst; /bin/kill of ExecReload=
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${PROJECT_SOURCE_DIR}/deploy/debian/conffiles ${PROJECT_SOURCE_DIR}/deploy/debian/postinst
     ${PROJECT_SOURCE_DIR}/deploy/debian/prerm ${PROJECT_SOURCE_DIR}/deploy/debian/postrm)

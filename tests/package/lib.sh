@@ -74,6 +74,8 @@ kf_cleanup() {
   exit "$rc"
 }
 trap kf_cleanup EXIT
+# A command that fails outside a check of its own stops the test (set -e): say which.
+trap 'kf_log "FAIL: ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND (exit $?)" >&2' ERR
 trap 'exit 130' INT TERM
 
 kf_mktemp() {  # VAR: sets VAR to a new temporary directory, deleted on exit

@@ -68,7 +68,7 @@ fi
 [ "$(dpkg-deb --field "$deb" Version)" = "$version" ] || kf_fail "Version field is not $version"
 [ "$(dpkg-deb --field "$deb" Architecture)" = amd64 ] || kf_fail "Architecture field"
 depends=$(dpkg-deb --field "$deb" Depends)
-for dep in adduser libc6 libstdc++6 libsqlite3-0 'libgrpc++1.51' libprotobuf32; do
+for dep in adduser procps libc6 libstdc++6 libsqlite3-0 'libgrpc++1.51' libprotobuf32; do
   printf '%s' "$depends" | tr ',' '\n' | sed 's/^ *//; s/ .*//' | grep -qxF "$dep" ||
     kf_fail "Depends has no $dep: $depends"
 done

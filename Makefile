@@ -2,7 +2,7 @@
 #   make run   installs what is missing, builds, starts the system locally
 #   make test  installs what is missing, builds, runs every test (sanitizers, fuzzing, then the full suite)
 .PHONY: run test deps build build-asan build-fuzz test-asan test-fuzz test-main format clean \
-        package test-package
+        package test-package deps-container test-container
 
 JOBS ?= 2
 
@@ -45,6 +45,14 @@ package: build
 # machine, and runs the installed relay (tests/package/test_package.sh).
 test-package: package
 	bash tests/package/test_package.sh
+
+deps-container:
+	KF_WITH_CONTAINER=1 bash deploy/install-deps.sh
+
+# Slow, not part of `make test`: builds the image with podman and runs deploy/container/compose.yaml
+# (tests/package/test_container.sh).
+test-container: deps-container
+	bash tests/package/test_container.sh
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -23,6 +23,12 @@ packages=(
 if [ "${KF_WITH_BROWSER:-1}" = 1 ]; then
   packages+=(chromium)
 fi
+# make test-container: a container engine (runc for hosts with hybrid cgroups, where crun will not run),
+# Docker Compose (against podman's Docker API), debootstrap for the base images when no registry is
+# reachable, jq for the master's JSON list.
+if [ "${KF_WITH_CONTAINER:-0}" = 1 ]; then
+  packages+=(podman runc docker-compose debootstrap jq)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

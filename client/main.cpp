@@ -20,6 +20,7 @@
 #include "client/load.hpp"
 #include "client/player.hpp"
 #include "client/udp_driver.hpp"
+#include "common/build_info/build_info.hpp"
 #include "common/kaillera/conn_type.hpp"
 
 #ifndef KF_VERSION
@@ -107,6 +108,13 @@ struct ProbeArgs {
   bool json = false;
 };
 
+struct PingArgs {
+  std::vector<std::string> servers;  // HOST:PORT, the handshake ports
+  std::uint32_t count = 3;
+  std::uint32_t timeout_ms = 1000;
+  bool json = false;
+};
+
 struct PickArgs {
   std::string master = "127.0.0.1:27800";
   std::vector<std::string> players;
@@ -169,6 +177,50 @@ int run_probe(const ProbeArgs& a) {
   std::cerr
       << "kaillera probe: this kaillera was built without gRPC (KF_WITH_SERVICES=OFF), so it cannot ask "
          "a master for its list\n";
+  return kExitNotImplemented;
+#endif
+}
+
+// `kaillera ping HOST:PORT...`: PING each server's handshake port as a list browser does, no master needed
+// (an operator checking that a relay answers, the package tests). Exit 0 when every server answered at least
+// once.
+int run_ping(const PingArgs& a) {
+#ifdef KF_CLIENT_WITH_GRPC
+  std::vector<kc::PingTarget> targets;
+  for (const auto& server : a.servers) {
+    const auto colon = server.rfind(':');
+    std::uint32_t port = 0;
+    if (colon != std::string::npos && colon > 0) {
+      const std::string digits = server.substr(colon + 1);
+      if (!digits.empty() && digits.size() <= 5 &&
+          std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        port = static_cast<std::uint32_t>(std::stoul(digits));
+    }
+    if (port == 0 || port > 65535) {
+      std::cerr << "kaillera ping: '" << server << "' is not HOST:PORT (port 1..65535)\n";
+      return kExitUsage;
+    }
+    targets.push_back({server, server.substr(0, colon), port});
+  }
+  if (targets.empty() || a.count < 1 || a.count > 100 || a.timeout_ms < 1 || a.timeout_ms > 60'000) {
+    std::cerr << "kaillera ping: HOST:PORT (one or more), --count 1..100, --timeout-ms 1..60000\n";
+    return kExitUsage;
+  }
+  kc::PingOptions o;
+  o.count = a.count;
+  o.timeout = std::chrono::milliseconds(a.timeout_ms);
+  auto run = kc::ping_servers(targets, o);
+  if (!run.error.empty()) {
+    std::cerr << "kaillera ping: " << run.error << "\n";
+    return kExitFailed;
+  }
+  const bool all_answered = std::all_of(run.results.begin(), run.results.end(),
+                                        [](const kc::PingResult& r) { return r.answered > 0; });
+  std::cout << (a.json ? kc::ping_results_to_json(run.results) : kc::ping_results_to_table(run.results));
+  return all_answered ? kExitOk : kExitFailed;
+#else
+  (void)a;
+  std::cerr << "kaillera ping: this kaillera was built without gRPC (KF_WITH_SERVICES=OFF)\n";
   return kExitNotImplemented;
 #endif
 }
@@ -370,7 +422,7 @@ int run_play(const PlayArgs& a) {
 
 int main(int argc, char** argv) {
   CLI::App app{"kaillera: the Kaillera Federation client tool"};
-  app.set_version_flag("--version", std::string("kaillera ") + KF_VERSION);
+  app.set_version_flag("--version", kaillera::build_info::version_line("kaillera"));
   app.require_subcommand(1);
 
   PlayArgs play;
@@ -435,6 +487,17 @@ int main(int argc, char** argv) {
   cmd_probe->add_flag("--json", probe.json, "print a JSON array instead of a table");
 
   PickArgs pick;
+  PingArgs ping;
+  auto* cmd_ping = app.add_subcommand(
+      "ping", "PING relays' handshake ports yourself (PONG: hops and round-trip time); no master needed");
+  cmd_ping->add_option("SERVER", ping.servers, "a relay's handshake address HOST:PORT (one or more)")
+      ->required();
+  cmd_ping->add_option("--count", ping.count, "PINGs per relay; the RTT shown is the median of the answers")
+      ->capture_default_str();
+  cmd_ping->add_option("--timeout-ms", ping.timeout_ms, "how long each PING waits for its PONG")
+      ->capture_default_str();
+  cmd_ping->add_flag("--json", ping.json, "print a JSON array instead of a table");
+
   auto* cmd_pick = app.add_subcommand(
       "pick", "ask the master for the fairest relay for a group of players (gRPC Directory.PickRelay)");
   cmd_pick->add_option("--master", pick.master, "the master's gRPC address HOST:PORT")->capture_default_str();
@@ -464,6 +527,7 @@ int main(int argc, char** argv) {
   if (cmd_load->parsed()) return run_load_command(load);
   if (cmd_list->parsed()) return run_list(list);
   if (cmd_probe->parsed()) return run_probe(probe);
+  if (cmd_ping->parsed()) return run_ping(ping);
   if (cmd_pick->parsed()) return run_pick(pick);
   return kExitNotImplemented;
 }

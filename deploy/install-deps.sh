@@ -16,9 +16,18 @@ packages=(
   clang-14 libclang-rt-14-dev
   # test tools: namespaces, TLS certificates, the process helpers
   iproute2 openssl procps
+  # the Debian package (make package): its dependencies (dpkg-shlibdeps, file), manual pages; `make test`
+  # checks the systemd units with systemd-analyze
+  dpkg-dev file help2man systemd
 )
 if [ "${KF_WITH_BROWSER:-1}" = 1 ]; then
   packages+=(chromium)
+fi
+# make test-container: a container engine (runc for hosts with hybrid cgroups, where crun will not run),
+# Docker Compose (against podman's Docker API), debootstrap for the base images when no registry is
+# reachable, jq for the master's JSON list.
+if [ "${KF_WITH_CONTAINER:-0}" = 1 ]; then
+  packages+=(podman runc docker-compose debootstrap jq)
 fi
 
 missing=()

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
+#include "common/build_info/build_info.hpp"
 #include "common/config/toml_settings.hpp"
 
 #include "common/net/address.hpp"
@@ -258,7 +259,7 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   if (version) {
     LoadResult r;
     r.exit = true;
-    r.output = std::string("kaillera-master ") + KF_VERSION + "\n";
+    r.output = build_info::version_line("kaillera-master") + "\n";
     return r;
   }
 

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
+#include "common/build_info/build_info.hpp"
 #include "common/config/toml_settings.hpp"
 
 #include "common/net/address.hpp"
@@ -427,7 +428,7 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   if (version) {
     LoadResult r;
     r.exit = true;
-    r.output = std::string("kaillera-relay ") + KF_VERSION + "\n";
+    r.output = build_info::version_line("kaillera-relay") + "\n";
     return r;
   }
 

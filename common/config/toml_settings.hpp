@@ -129,6 +129,56 @@ std::string apply_toml_keys(std::string_view text, std::string_view source, cons
   return {};
 }
 
+// True when two TOML nodes hold the same type and value (tables and arrays compared deeply).
+inline bool same_node(const toml::node& a, const toml::node& b) {
+  if (a.type() != b.type()) return false;
+  switch (a.type()) {
+    case toml::node_type::table:
+      return *a.as_table() == *b.as_table();
+    case toml::node_type::array:
+      return *a.as_array() == *b.as_array();
+    case toml::node_type::string:
+      return a.as_string()->get() == b.as_string()->get();
+    case toml::node_type::integer:
+      return a.as_integer()->get() == b.as_integer()->get();
+    case toml::node_type::floating_point:
+      return a.as_floating_point()->get() == b.as_floating_point()->get();
+    case toml::node_type::boolean:
+      return a.as_boolean()->get() == b.as_boolean()->get();
+    case toml::node_type::date:
+      return a.as_date()->get() == b.as_date()->get();
+    case toml::node_type::time:
+      return a.as_time()->get() == b.as_time()->get();
+    case toml::node_type::date_time:
+      return a.as_date_time()->get() == b.as_date_time()->get();
+    default:
+      return true;
+  }
+}
+
+// The top-level keys that differ between two TOML documents (added, removed or with another value), sorted.
+// A text that does not parse counts as an empty document.
+inline std::vector<std::string> changed_keys(std::string_view before, std::string_view after) {
+  const auto parse = [](std::string_view text) {
+    try {
+      return toml::parse(text);
+    } catch (const toml::parse_error&) {
+      return toml::table{};
+    }
+  };
+  const toml::table a = parse(before), b = parse(after);
+  std::vector<std::string> out;
+  for (auto&& [key, node] : a) {
+    const toml::node* other = b.get(key.str());
+    if (other == nullptr || !same_node(node, *other)) out.emplace_back(key.str());
+  }
+  for (auto&& [key, node] : b) {
+    if (a.get(key.str()) == nullptr) out.emplace_back(key.str());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // Reads `path` and hands its text to `apply` (usually a program's apply_toml).
 template <class Apply>
 std::string apply_toml_file(const std::string& path, Apply&& apply) {

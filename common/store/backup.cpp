@@ -165,12 +165,17 @@ BackupReport backup_database(const std::string& source, const std::string& out,
       return r;
     }
     const int step = options.pages_per_step > 0 ? options.pages_per_step : -1;
-    int busy_rounds = 0;
+    int busy_rounds = 0, steps = 0;
     while (true) {
       rc = sqlite3_backup_step(b, step);
       if (rc == SQLITE_OK || rc == SQLITE_DONE) {
         if (options.progress) options.progress(sqlite3_backup_remaining(b), sqlite3_backup_pagecount(b));
         if (rc == SQLITE_DONE) break;
+        // With the read transaction open the copy never starts over; should it, do not loop for ever.
+        if (step > 0 && ++steps > 4 * (sqlite3_backup_pagecount(b) / step + 1) + 100) {
+          r.error = "the source kept changing under the backup; try again";
+          break;
+        }
         continue;
       }
       // Only the destination can be busy here (the source's read transaction is open); wait a little.
@@ -182,6 +187,11 @@ BackupReport backup_database(const std::string& source, const std::string& out,
     }
     r.pages = sqlite3_backup_pagecount(b);
     rc = sqlite3_backup_finish(b);
+    if (!r.error.empty()) {
+      dst.close();
+      remove_quietly(tmp);
+      return r;
+    }
     if (rc != SQLITE_OK) {
       r.error = "backup failed: " + errmsg(dst.db, rc);
       dst.close();

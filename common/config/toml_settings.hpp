@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -177,6 +178,38 @@ inline std::vector<std::string> changed_keys(std::string_view before, std::strin
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// "[a, b]": a list value as the reload's log lines show it.
+inline std::string list_text(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (const auto& x : v)
+    out += (out.size() > 1 ? ", " : "") + x;
+  return out + "]";
+}
+
+// What a reload (SIGHUP) changes, for both programs' plan_reload: each key of `reloadable` whose value (as
+// `value(settings, key)` shows it) differs between the running and the newly loaded settings gives a line
+// "key: old -> new"; each other key that differs between the file the program started with and the file now
+// is named in `restart`.
+struct ReloadDiff {
+  std::vector<std::string> changed;
+  std::vector<std::string> restart;
+};
+template <class Settings, std::size_t N>
+ReloadDiff reload_diff(const Settings& running, const Settings& next, const std::string_view (&reloadable)[N],
+                       std::string (*value)(const Settings&, std::string_view), std::string_view start_text,
+                       std::string_view new_text) {
+  ReloadDiff d;
+  for (std::string_view key : reloadable) {
+    const std::string before = value(running, key), after = value(next, key);
+    if (before != after) d.changed.push_back(std::string(key) + ": " + before + " -> " + after);
+  }
+  for (const auto& key : changed_keys(start_text, new_text)) {
+    if (std::find(std::begin(reloadable), std::end(reloadable), key) == std::end(reloadable))
+      d.restart.push_back(key);
+  }
+  return d;
 }
 
 // Reads `path` and hands its text to `apply` (usually a program's apply_toml).

@@ -89,4 +89,22 @@ void set_level(const std::string& level) {
   spdlog::default_logger()->set_level(spdlog::level::from_str(level));
 }
 
+void reopen_and_say() {
+  if (const std::string problem = reopen(); !problem.empty()) {
+    spdlog::error("SIGHUP: {}; the log goes on to the old file", problem);
+  } else if (const std::string path = file(); !path.empty()) {
+    spdlog::info("SIGHUP: log file {} reopened", path);
+  }
+}
+
+void log_reload(const std::vector<std::string>& changed, const std::vector<std::string>& restart,
+                const std::string& config_file) {
+  for (const auto& line : changed)
+    spdlog::info("reload: {}", line);
+  for (const auto& key : restart)
+    spdlog::warn("reload: {} changed in {} but takes effect only after a restart; the running value stays",
+                 key, config_file);
+  if (changed.empty() && restart.empty()) spdlog::info("reload: nothing changed in {}", config_file);
+}
+
 }  // namespace kaillera::log

@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kaillera::log {
 
@@ -24,5 +25,13 @@ std::string file();
 
 // Sets the level of the default logger (a valid level name).
 void set_level(const std::string& level);
+
+// SIGHUP's first step in both servers: reopen() and one log line saying how it went (nothing without a file).
+void reopen_and_say();
+
+// The log lines of a config reload (SIGHUP): an info line per changed key ("reload: key: old -> new"), a warn
+// line per key that needs a restart, or "reload: nothing changed in FILE".
+void log_reload(const std::vector<std::string>& changed, const std::vector<std::string>& restart,
+                const std::string& config_file);
 
 }  // namespace kaillera::log

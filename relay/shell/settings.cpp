@@ -510,22 +510,15 @@ LoadResult load_settings(const std::vector<std::string>& args, bool read_access_
 
 namespace {
 
-std::string list_text(const std::vector<std::string>& v) {
-  std::string out = "[";
-  for (const auto& x : v)
-    out += (out.size() > 1 ? ", " : "") + x;
-  return out + "]";
-}
-
 // The running value of a reloadable key, as the log shows it.
 std::string reloadable_value(const Settings& s, std::string_view key) {
-  if (key == "announce") return list_text(s.announce);
+  if (key == "announce") return config::list_text(s.announce);
   if (key == "announce_first_s") return std::to_string(s.announce_first_s);
   if (key == "announce_interval_s") return std::to_string(s.announce_interval_s);
   if (key == "announce_timeout_s") return std::to_string(s.announce_timeout_s);
   if (key == "access_file") return s.access_file.empty() ? "(none)" : s.access_file;
   if (key == "access_dns_refresh_s") return std::to_string(s.access_dns_refresh_s);
-  if (key == "admins") return list_text(s.core.admins);
+  if (key == "admins") return config::list_text(s.core.admins);
   if (key == "log_level") return s.log_level;
   return {};
 }
@@ -541,16 +534,12 @@ ReloadPlan plan_reload(const Settings& running) {
     return plan;
   }
   const Settings& next = fresh.settings;
-  for (std::string_view key : kReloadableKeys) {
-    const std::string before = reloadable_value(running, key), after = reloadable_value(next, key);
-    if (before == after) continue;
-    plan.changed.push_back(std::string(key) + ": " + before + " -> " + after);
-    if (key.rfind("announce", 0) == 0) plan.announce_changed = true;
-  }
-  for (const auto& key : config::changed_keys(running.config_text, next.config_text)) {
-    if (std::find(std::begin(kReloadableKeys), std::end(kReloadableKeys), key) == std::end(kReloadableKeys))
-      plan.restart.push_back(key);
-  }
+  auto diff = config::reload_diff(running, next, kReloadableKeys, &reloadable_value, running.config_text,
+                                  next.config_text);
+  plan.changed = std::move(diff.changed);
+  plan.restart = std::move(diff.restart);
+  plan.announce_changed = std::any_of(plan.changed.begin(), plan.changed.end(),
+                                      [](const std::string& line) { return line.rfind("announce", 0) == 0; });
   Settings& s = plan.settings;
   s.announce = next.announce;
   s.announce_first_s = next.announce_first_s;

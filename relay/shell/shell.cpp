@@ -603,24 +603,29 @@ class Relay {
       });
     };
     std::atomic<bool> give_up{false};
-    auto opened = kaillera::http::serve_while(
-        io_,
-        [&] {
-          return kaillera::store::retry_while_locked(
-              [&] { return std::make_unique<state::StateStore>(path, on_written, kStartupBusyTimeout); },
-              [&](const kaillera::store::StoreError& e, int attempt) {
-                readiness_.set_not_ready("the state file " + path +
-                                         " is locked by another connection; waiting for it (" + e.what() +
-                                         ")");
-                if (attempt == 1)
-                  spdlog::warn("state file {}: locked by another connection; waiting: {}", path, e.what());
-              },
-              give_up);
-        },
-        [&] {
-          if (stopping_) give_up = true;
-          return stopping_;
-        });
+    std::unique_ptr<state::StateStore> opened;
+    try {
+      opened = kaillera::http::serve_while(
+          io_,
+          [&] {
+            return kaillera::store::retry_while_locked(
+                [&] { return std::make_unique<state::StateStore>(path, on_written, kStartupBusyTimeout); },
+                [&](const kaillera::store::StoreError& e, int attempt) {
+                  readiness_.set_not_ready("the state file " + path +
+                                           " is locked by another connection; waiting for it (" + e.what() +
+                                           ")");
+                  if (attempt == 1)
+                    spdlog::warn("state file {}: locked by another connection; waiting: {}", path, e.what());
+                },
+                give_up);
+          },
+          [&] {
+            if (stopping_) give_up = true;
+            return stopping_;
+          });
+    } catch (const kaillera::store::StoreError&) {
+      if (!stopping_) throw;  // a signal ended the wait: the last "locked" is no error
+    }
     if (stopping_) return nullptr;
     return opened;
   }
@@ -685,11 +690,7 @@ class Relay {
   void wait_for_hangup() {
     hangups_.async_wait([this](error_code ec, int) {
       if (ec || stopping_) return;
-      if (const std::string problem = kaillera::log::reopen(); !problem.empty()) {
-        spdlog::error("SIGHUP: {}; the log goes on to the old file", problem);
-      } else if (!kaillera::log::file().empty()) {
-        spdlog::info("SIGHUP: log file {} reopened", kaillera::log::file());
-      }
+      kaillera::log::reopen_and_say();
       if (!serving_) {
         spdlog::info("SIGHUP during start-up: only the log file was reopened");
       } else {
@@ -714,13 +715,7 @@ class Relay {
       spdlog::error("reload: {}; every setting keeps its value", plan.error);
       return;
     }
-    for (const auto& line : plan.changed)
-      spdlog::info("reload: {}", line);
-    for (const auto& key : plan.restart)
-      spdlog::warn("reload: {} changed in {} but takes effect only after a restart; the running value stays",
-                   key, settings_.config_file);
-    if (plan.changed.empty() && plan.restart.empty())
-      spdlog::info("reload: nothing changed in {}", settings_.config_file);
+    kaillera::log::log_reload(plan.changed, plan.restart, settings_.config_file);
     if (plan.settings.log_level != settings_.log_level) kaillera::log::set_level(plan.settings.log_level);
     settings_ = std::move(plan.settings);
     if (plan.announce_changed) {

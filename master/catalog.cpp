@@ -451,6 +451,21 @@ void Catalog::mirror_update(const std::string& url, const MirrorList& list, Unix
   changed();
 }
 
+void Catalog::set_mirrors(const std::vector<std::string>& urls, UnixMillis keep_ms) {
+  std::lock_guard lock(mu_);
+  std::vector<MirrorSource> next;
+  for (const auto& url : urls) {
+    if (std::any_of(next.begin(), next.end(), [&](const MirrorSource& m) { return m.url == url; })) continue;
+    auto it =
+        std::find_if(mirrors_.begin(), mirrors_.end(), [&](const MirrorSource& m) { return m.url == url; });
+    next.push_back(it != mirrors_.end() ? std::move(*it) : MirrorSource{url, 0, {}, {}});
+  }
+  mirrors_ = std::move(next);
+  settings_.mirrors = urls;
+  settings_.mirror_keep_ms = keep_ms;
+  changed();
+}
+
 std::vector<MirrorHeld> Catalog::mirror_held(UnixMillis now) {
   std::lock_guard lock(mu_);
   std::vector<MirrorHeld> out;

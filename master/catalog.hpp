@@ -227,6 +227,9 @@ class Catalog {
   // Mirrored servers are external, online while held, and named "ext:HOST:PORT".
   void mirror_update(const std::string& url, const MirrorList& list, UnixMillis now);
   std::vector<MirrorHeld> mirror_held(UnixMillis now);
+  // A reload (SIGHUP) changed the mirrored lists: `urls` in their new order (a list named before keeps what
+  // it holds), the lists no longer named drop out with their entries, and `keep_ms` replaces mirror_keep_ms.
+  void set_mirrors(const std::vector<std::string>& urls, UnixMillis keep_ms);
 
   std::shared_ptr<const Snapshot> snapshot(UnixMillis now);
   CatalogStats stats(UnixMillis now);

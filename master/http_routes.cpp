@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <random>
 
+#include "common/http/health.hpp"
 #include "common/net/address.hpp"
 #include "master/formats.hpp"
 #include "master/pick/render.hpp"
@@ -364,9 +365,11 @@ HttpResponse route(RouteContext& ctx, const HttpRequest& req) {
     r.body = ctx.metrics ? ctx.metrics() : std::string();
     return r;
   }
-  if (path == "/healthz") {
+  if (auto health = kaillera::http::health_reply(path, ctx.not_ready ? ctx.not_ready() : std::string())) {
     HttpResponse r;
-    r.body = "ok\n";
+    r.status = health->status;
+    r.body = std::move(health->body);
+    r.headers.emplace_back("Cache-Control", "no-store");
     return r;
   }
   if (path == "/" || path == "/index.html") {
@@ -380,6 +383,21 @@ HttpResponse route(RouteContext& ctx, const HttpRequest& req) {
                         "not found: " + std::string(path.substr(0, 80)) +
                             " (try /, /server_list.php, /game_list.php, /api/v1/relays)",
                         api);
+}
+
+HttpResponse startup_route(const HttpRequest& req, std::string_view not_ready) {
+  const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+  HttpResponse r;
+  if (auto health = kaillera::http::health_reply(path, not_ready)) {
+    r.status = health->status;
+    r.body = std::move(health->body);
+  } else {
+    r = error_response(503, "the master is starting: " + std::string(not_ready),
+                       req.target.rfind("/api/", 0) == 0);
+    r.headers.emplace_back("Retry-After", "1");
+  }
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
 }
 
 }  // namespace kaillera::master

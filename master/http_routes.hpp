@@ -15,7 +15,8 @@
 //   /api/v1/groups          POST: a new pick group {"code", "link"}; the caller's address joins it
 //   /api/v1/groups/CODE     GET: its members; POST .../join: add the caller's address; GET .../pick
 //   /metrics                Prometheus text
-//   /healthz                "ok"
+//   /healthz                200 "ok" (common/http/health.hpp)
+//   /readyz                 200 "ready", or 503 "not ready: <reason>"
 #pragma once
 
 #include <cstdint>
@@ -64,11 +65,16 @@ struct RouteContext {
   // Starts the PING/PONG check of a touch server; returns false when it cannot (too many in flight).
   std::function<bool(const net::Endpoint&)> check;
   std::string_view web_page;
-  std::function<void(bool ok)> on_touch;  // counts touch results; may be empty
-  pick::Picker* picker = nullptr;          // the fair pick; null: /api/v1/pick answers 503
+  std::function<void(bool ok)> on_touch;        // counts touch results; may be empty
+  pick::Picker* picker = nullptr;               // the fair pick; null: /api/v1/pick answers 503
+  std::function<std::string()> not_ready = {};  // "" when ready, else why not (/readyz); empty: ready
 };
 
 HttpResponse route(RouteContext& ctx, const HttpRequest& req);
+
+// What the master answers while it starts (before its database is open): /healthz 200, /readyz 503 with
+// `not_ready`, anything else 503 with the same reason and Retry-After.
+HttpResponse startup_route(const HttpRequest& req, std::string_view not_ready);
 
 // A plain-text error response ("error: <message>\n"), or JSON {"error": ...} under /api/.
 HttpResponse error_response(int status, std::string_view message, bool json = false);

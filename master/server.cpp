@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -18,9 +19,13 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/server_credentials.h>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/http/health.hpp"
+#include "common/http/serve_while.hpp"
+#include "common/log/logging.hpp"
+#include "common/store/backup.hpp"
+#include "common/store/retry.hpp"
 #include "master/address_checker.hpp"
 #include "master/catalog.hpp"
 #include "master/charset.hpp"
@@ -46,15 +51,10 @@ UnixMillis unix_now() {
       .count();
 }
 
-void setup_logging(const Settings& s) {
-  auto logger = spdlog::stderr_color_mt("kaillera-master");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(s.log_level));
-}
-
 // Opens the database and brings its schema up to date; throws store::StoreError.
-std::unique_ptr<store::Db> open_database(const std::string& path, store::MigrationResult* result = nullptr) {
-  auto db = std::make_unique<store::Db>(path);
+std::unique_ptr<store::Db> open_database(const std::string& path, store::MigrationResult* result = nullptr,
+                                         std::chrono::milliseconds busy_timeout = store::Db::kBusyTimeout) {
+  auto db = std::make_unique<store::Db>(path, busy_timeout);
   const auto r = store::migrate(*db, store::embedded_migrations(), unix_now());
   if (result != nullptr) *result = r;
   return db;
@@ -186,14 +186,138 @@ int cmd_relay_remove(const Settings& s, const std::string& ref) {
 // ---- the server
 // ---------------------------------------------------------------------------------------------
 
-int serve(const Settings& s) {
+namespace {
+
+constexpr auto kStartupBusyTimeout = std::chrono::milliseconds(1000);
+
+// The database, opened and migrated while the HTTP server already answers /healthz and /readyz: a lock that
+// another connection holds (a migration or a long write transaction in another process) is waited out, with
+// /readyz saying so. Null when a signal stopped the wait; throws what cannot be waited out.
+std::unique_ptr<store::Db> open_database_when_free(asio::io_context& io, const std::string& path,
+                                                   kaillera::http::Readiness& readiness, const bool& stopping,
+                                                   store::MigrationResult* migrated) {
+  std::atomic<bool> give_up{false};
+  std::unique_ptr<store::Db> db;
+  try {
+    db = kaillera::http::serve_while(
+        io,
+        [&] {
+          return kaillera::store::retry_while_locked(
+              [&] {
+                auto d = open_database(path, migrated, kStartupBusyTimeout);
+                d->set_busy_timeout(store::Db::kBusyTimeout);
+                return d;
+              },
+              [&](const store::StoreError& e, int attempt) {
+                readiness.set_not_ready("the database " + path +
+                                        " is locked by another connection; waiting for it (" + e.what() +
+                                        ")");
+                if (attempt == 1)
+                  spdlog::warn("database {}: locked by another connection; waiting: {}", path, e.what());
+              },
+              give_up);
+        },
+        [&] {
+          if (stopping) give_up = true;
+          return stopping;
+        });
+  } catch (const store::StoreError&) {
+    if (!stopping) throw;  // a signal ended the wait: the last "locked" is no error
+  }
+  return stopping ? nullptr : std::move(db);
+}
+
+MirrorOptions mirror_options(const Settings& s, const std::string& default_charset) {
+  MirrorOptions mo;
+  mo.interval = std::chrono::seconds(s.mirror_interval_s);
+  mo.timeout = std::chrono::milliseconds(s.mirror_timeout_ms);
+  mo.max_bytes = static_cast<std::size_t>(s.mirror_max_bytes);
+  mo.default_charset = default_charset;
+  return mo;
+}
+
+std::vector<MirrorUrl> mirror_urls(const Settings& s) {
+  std::vector<MirrorUrl> out;
+  for (const auto& text : s.mirrors) {
+    std::string problem;  // checked by check_settings already
+    if (auto u = parse_mirror_url(text, problem)) out.push_back(std::move(*u));
+  }
+  return out;
+}
+
+std::vector<std::string> url_texts(const std::vector<MirrorUrl>& urls) {
+  std::vector<std::string> out;
+  for (const auto& u : urls)
+    out.push_back(u.url);
+  return out;
+}
+
+}  // namespace
+
+int serve(const Settings& start_settings) {
+  Settings s = start_settings;  // SIGHUP changes the reloadable keys
+  asio::io_context io;
+  MasterCounters counters;
+  counters.start_time_seconds = static_cast<double>(unix_now()) / 1000.0;
+
+  // HTTP first, so /healthz and /readyz answer while the database opens; the full routes once it serves.
+  kaillera::http::Readiness readiness("opening the database " + s.db);
+  std::function<HttpResponse(const HttpRequest&)> router;
+  std::unique_ptr<HttpServer> http;
+  try {
+    http = std::make_unique<HttpServer>(
+        io, *net::parse_endpoint(s.http),
+        [&](const HttpRequest& req) {
+          return router ? router(req) : startup_route(req, readiness.not_ready());
+        },
+        [&](int status) {
+          auto& c = status < 300   ? counters.http_2xx
+                    : status < 400 ? counters.http_3xx
+                    : status < 500 ? counters.http_4xx
+                                   : counters.http_5xx;
+          c.fetch_add(1);
+        });
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot listen for HTTP on {}: {}", s.http, e.what());
+    return kExitRuntime;
+  }
+  const std::string http_address = net::to_string(http->local());
+  spdlog::info("HTTP on http://{}/: /healthz answers now, /readyz once the database {} is open", http_address,
+               s.db);
+
+  bool stopping = false;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping", sig);
+    stopping = true;
+    readiness.set_not_ready("stopping");
+    io.stop();
+  });
+  // SIGHUP: the log file is reopened at once; the config is reloaded once the master serves (on_hangup).
+  std::function<void()> on_hangup = [] {};
+  asio::signal_set hangups(io, SIGHUP);
+  std::function<void()> wait_for_hangup = [&] {
+    hangups.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      kaillera::log::reopen_and_say();
+      on_hangup();
+      wait_for_hangup();
+    });
+  };
+  wait_for_hangup();
+
   store::MigrationResult migrated;
   std::unique_ptr<store::Db> db;
   try {
-    db = open_database(s.db, &migrated);
+    db = open_database_when_free(io, s.db, readiness, stopping, &migrated);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return kExitRuntime;
+  }
+  if (!db) {
+    spdlog::info("stopped before the database was open");
+    return kExitOk;
   }
   if (!migrated.applied.empty()) {
     spdlog::info("database {}: schema migrated from version {} to {}", s.db, migrated.from_version,
@@ -211,22 +335,10 @@ int serve(const Settings& s) {
   cs.measurement_retention_ms = s.measurement_retention_s * 1000;
   cs.group_ttl_ms = s.group_ttl_s * 1000;
   cs.mirror_keep_ms = s.mirror_keep_s * 1000;
-  std::vector<MirrorUrl> mirror_urls;
-  for (const auto& text : s.mirrors) {
-    std::string problem;  // checked by check_settings already
-    if (auto u = parse_mirror_url(text, problem)) {
-      cs.mirrors.push_back(u->url);
-      mirror_urls.push_back(std::move(*u));
-    }
-  }
+  cs.mirrors = url_texts(mirror_urls(s));
   Catalog catalog(st, cs, unix_now());
 
-  MasterCounters counters;
-  counters.start_time_seconds = static_cast<double>(unix_now()) / 1000.0;
-
-  asio::io_context io;
   std::unique_ptr<AddressChecker> checker;
-  std::unique_ptr<HttpServer> http;
   try {
     checker = std::make_unique<AddressChecker>(io, *net::parse_endpoint(s.check_bind),
                                                std::chrono::milliseconds(s.check_timeout_ms));
@@ -247,38 +359,24 @@ int serve(const Settings& s) {
       }
     });
   };
-  MirrorOptions mo;
-  mo.interval = std::chrono::seconds(s.mirror_interval_s);
-  mo.timeout = std::chrono::milliseconds(s.mirror_timeout_ms);
-  mo.max_bytes = static_cast<std::size_t>(s.mirror_max_bytes);
-  mo.default_charset = cs.default_charset;
-  MirrorFetcher mirrors(io, mirror_urls, mo, [&](const MirrorUrl& url, const MirrorList& list) {
-    catalog.mirror_update(url.url, list, unix_now());
-  });
+  const auto make_mirrors = [&](const Settings& with) {
+    return std::make_unique<MirrorFetcher>(io, mirror_urls(with), mirror_options(with, cs.default_charset),
+                                           [&](const MirrorUrl& url, const MirrorList& list) {
+                                             catalog.mirror_update(url.url, list, unix_now());
+                                           });
+  };
+  std::unique_ptr<MirrorFetcher> mirrors = make_mirrors(s);
 
   RouteContext ctx{catalog,
                    unix_now,
                    [&] {
                      return render_metrics(catalog.stats(unix_now()), counters, &checker->counters()) +
-                            mirrors.metrics(catalog.mirror_held(unix_now()));
+                            mirrors->metrics(catalog.mirror_held(unix_now()));
                    },
                    start_touch_check,
                    web_page(),
                    [&](bool ok) { (ok ? counters.touches_ok : counters.touches_rejected).fetch_add(1); }};
-  try {
-    http = std::make_unique<HttpServer>(
-        io, *net::parse_endpoint(s.http), [&](const HttpRequest& req) { return route(ctx, req); },
-        [&](int status) {
-          auto& c = status < 300   ? counters.http_2xx
-                    : status < 400 ? counters.http_3xx
-                    : status < 500 ? counters.http_4xx
-                                   : counters.http_5xx;
-          c.fetch_add(1);
-        });
-  } catch (const std::exception& e) {
-    spdlog::critical("cannot listen for HTTP on {}: {}", s.http, e.what());
-    return kExitRuntime;
-  }
+  ctx.not_ready = [&] { return readiness.not_ready(); };
 
   RegistryService registry(catalog, counters, unix_now,
                            [&](const net::Endpoint& at, std::function<void(bool)> done) {
@@ -338,15 +436,7 @@ int serve(const Settings& s) {
   const auto grpc_ep = *net::parse_endpoint(s.grpc);
   const std::string grpc_address =
       net::to_string(net::Endpoint{grpc_ep.ip, static_cast<std::uint16_t>(grpc_port)});
-  const std::string http_address = net::to_string(http->local());
   const std::string check_address = net::to_string(checker->local());
-
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    spdlog::info("signal {}: stopping", sig);
-    io.stop();
-  });
 
   asio::steady_timer maintenance(io);
   std::function<void()> schedule = [&] {
@@ -365,6 +455,36 @@ int serve(const Settings& s) {
   };
   schedule();
 
+  // SIGHUP once serving: the config file again (master/settings.hpp plan_reload).
+  on_hangup = [&] {
+    if (s.config_file.empty()) {
+      spdlog::info("reload: no config file (--config); nothing else to reload");
+      return;
+    }
+    ReloadPlan plan = plan_reload(s);
+    if (!plan.error.empty()) {
+      spdlog::error("reload: {}; every setting keeps its value", plan.error);
+      return;
+    }
+    kaillera::log::log_reload(plan.changed, plan.restart, s.config_file);
+    if (plan.settings.log_level != s.log_level) kaillera::log::set_level(plan.settings.log_level);
+    s = std::move(plan.settings);
+    if (plan.mirrors_changed) {
+      mirrors->stop();
+      mirrors = make_mirrors(s);
+      const auto urls = url_texts(mirror_urls(s));
+      catalog.set_mirrors(urls, s.mirror_keep_s * 1000);
+      try {
+        st.set_mirrors(s.mirrors, unix_now());
+      } catch (const std::exception& e) {
+        counters.store_errors.fetch_add(1);
+        spdlog::error("reload: storing the mirrors failed: {}", e.what());
+      }
+      mirrors->start();
+      spdlog::info("reload: mirroring {} list(s) now", urls.size());
+    }
+  };
+
   if (!s.ready_file.empty()) {
     const nlohmann::json ready = {{"grpc", grpc_address},   {"grpc_port", grpc_port},
                                   {"http", http_address},   {"http_port", http->local().port},
@@ -375,7 +495,9 @@ int serve(const Settings& s) {
       return kExitRuntime;
     }
   }
-  mirrors.start();
+  mirrors->start();
+  router = [&](const HttpRequest& req) { return route(ctx, req); };
+  readiness.set_ready();
   const auto stats = catalog.stats(unix_now());
   spdlog::info(
       "kaillera-master {} serving: gRPC on {} ({}), HTTP on http://{}/, address checks from UDP {}, database "
@@ -383,9 +505,9 @@ int serve(const Settings& s) {
       "(schema {}, {} relays, {} listed), report interval {} ms, open registration {}, {} mirrored lists",
       KF_VERSION, grpc_address, s.tls_cert.empty() ? "plaintext" : "TLS", http_address, check_address, s.db,
       migrated.to_version, stats.relays, stats.relays_listed, s.report_interval_ms,
-      s.open_registration ? "on" : "off", mirror_urls.size());
+      s.open_registration ? "on" : "off", cs.mirrors.size());
 
-  io.run();
+  if (!stopping) io.run();
 
   // Tell the relays first, so they reconnect (to us or another master) at once; then give connected clients a
   // short grace period to go away.
@@ -395,8 +517,10 @@ int serve(const Settings& s) {
   server->Wait();
   http->stop();
   checker->stop();
-  mirrors.stop();
+  mirrors->stop();
   maintenance.cancel();
+  signals.cancel();
+  hangups.cancel();
   io.restart();
   io.poll();
   spdlog::info("stopped");
@@ -410,7 +534,13 @@ int master_main(int argc, char** argv) {
     if (!r.error.empty()) std::fprintf(stderr, "kaillera-master: %s\n", r.error.c_str());
     return r.exit_code;
   }
-  setup_logging(r.settings);
+  // The servers log to --log-file; the operator subcommands print their results and log to stderr.
+  const std::string log_file = r.command == Command::kServe ? r.settings.log_file : std::string();
+  if (const std::string problem = kaillera::log::setup("kaillera-master", r.settings.log_level, log_file);
+      !problem.empty()) {
+    std::fprintf(stderr, "kaillera-master: %s\n", problem.c_str());
+    return kExitRuntime;
+  }
   try {
     switch (r.command) {
       case Command::kServe:
@@ -423,6 +553,8 @@ int master_main(int argc, char** argv) {
         return cmd_relay_list(r.settings, r.json);
       case Command::kRelayRemove:
         return cmd_relay_remove(r.settings, r.argument);
+      case Command::kBackup:
+        return kaillera::store::run_backup_command("kaillera-master", r.settings.db, r.argument, r.force);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kaillera-master: %s\n", e.what());

@@ -68,6 +68,7 @@ const config::Keys<Settings>& toml_keys() {
       {"default_charset", string_key(&Settings::default_charset)},
       {"measurement_retention_s", int_key(&Settings::measurement_retention_s, 60, 365 * 86'400)},
       {"log_level", string_key(&Settings::log_level)},
+      {"log_file", string_key(&Settings::log_file)},
       {"pick_objective", string_key(&Settings::pick_objective)},
       {"pick_deadline_ms", int_key(&Settings::pick_deadline_ms, 0, 10'000)},
       {"pick_fresh_s", int_key(&Settings::pick_fresh_s, 10, 7 * 86'400)},
@@ -174,7 +175,7 @@ LoadResult load_settings(const std::vector<std::string>& args) {
       "kaillera-master"};
   app.require_subcommand(0, 1);
   std::string config_file, db, grpc, http, check_bind, tls_cert, tls_key, default_charset, log_level,
-      ready_file, pick_objective;
+      log_file, ready_file, pick_objective;
   std::int64_t report_interval_ms = 0, touch_ttl_ms = 0, check_timeout_ms = 0, pick_deadline_ms = 0,
                mirror_interval_s = 0, mirror_keep_s = 0, mirror_timeout_ms = 0, mirror_max_bytes = 0;
   int max_relays_per_ip = 0;
@@ -216,6 +217,8 @@ LoadResult load_settings(const std::vector<std::string>& args) {
                                    "charset of non-UTF-8 touch requests [windows-1252]");
   auto* o_log =
       app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off [info]");
+  auto* o_log_file = app.add_option("--log-file", log_file,
+                                    "append the log to this file instead of stderr; SIGHUP reopens it");
   auto* o_objective = app.add_option("--pick-objective", pick_objective,
                                      "default objective of the fair pick: hops, latency, balanced");
   auto* o_deadline =
@@ -239,6 +242,15 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   remove->fallthrough();
   auto* migrate = app.add_subcommand("migrate", "apply the database schema migrations and exit");
   migrate->fallthrough();
+  std::string backup_out;
+  bool backup_force = false;
+  auto* backup = app.add_subcommand(
+      "backup",
+      "copy the database (--db, or any SQLite file such as a relay's state file) to OUT while it is in use, "
+      "then check the copy with PRAGMA integrity_check");
+  backup->add_option("OUT", backup_out, "the file to write")->required();
+  backup->add_flag("--force", backup_force, "replace OUT if it exists");
+  backup->fallthrough();
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
@@ -275,12 +287,22 @@ LoadResult load_settings(const std::vector<std::string>& args) {
     r.argument = relay_ref;
   } else if (migrate->parsed()) {
     r.command = Command::kMigrate;
+  } else if (backup->parsed()) {
+    r.command = Command::kBackup;
+    r.argument = backup_out;
+    r.force = backup_force;
   }
 
   Settings& s = r.settings;
+  s.args = args;
   if (!config_file.empty()) {
     s.config_file = config_file;
-    if (std::string problem = apply_toml_file(config_file, s); !problem.empty()) return fail(problem);
+    const std::string problem =
+        config::apply_toml_file(config_file, [&](std::string_view text, std::string_view src) {
+          s.config_text = std::string(text);
+          return apply_toml(text, src, s);
+        });
+    if (!problem.empty()) return fail(problem);
   }
   if (o_db->count()) s.db = db;
   if (o_grpc->count()) s.grpc = grpc;
@@ -300,6 +322,7 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   if (o_timeout->count()) s.check_timeout_ms = check_timeout_ms;
   if (o_charset->count()) s.default_charset = default_charset;
   if (o_log->count()) s.log_level = log_level;
+  if (o_log_file->count()) s.log_file = log_file;
   if (o_objective->count()) s.pick_objective = pick_objective;
   if (o_deadline->count()) s.pick_deadline_ms = pick_deadline_ms;
   s.ready_file = ready_file;
@@ -316,7 +339,48 @@ LoadResult load_settings(const std::vector<std::string>& args) {
       return fail("relay add: NAME must not be all digits (numbers name relay ids)");
     }
   }
+  if (r.command == Command::kBackup && r.argument.empty()) return fail("backup: OUT must not be empty");
   return r;
+}
+
+namespace {
+
+// The running value of a reloadable key, as the log shows it.
+std::string reloadable_value(const Settings& s, std::string_view key) {
+  if (key == "mirrors") return config::list_text(s.mirrors);
+  if (key == "mirror_interval_s") return std::to_string(s.mirror_interval_s);
+  if (key == "mirror_keep_s") return std::to_string(s.mirror_keep_s);
+  if (key == "mirror_timeout_ms") return std::to_string(s.mirror_timeout_ms);
+  if (key == "mirror_max_bytes") return std::to_string(s.mirror_max_bytes);
+  if (key == "log_level") return s.log_level;
+  return {};
+}
+
+}  // namespace
+
+ReloadPlan plan_reload(const Settings& running) {
+  ReloadPlan plan;
+  plan.settings = running;
+  LoadResult fresh = load_settings(running.args);
+  if (fresh.exit) {
+    plan.error = fresh.error.empty() ? "the command line does not start a server" : fresh.error;
+    return plan;
+  }
+  const Settings& next = fresh.settings;
+  auto diff = config::reload_diff(running, next, kReloadableKeys, &reloadable_value, running.config_text,
+                                  next.config_text);
+  plan.changed = std::move(diff.changed);
+  plan.restart = std::move(diff.restart);
+  plan.mirrors_changed = std::any_of(plan.changed.begin(), plan.changed.end(),
+                                     [](const std::string& line) { return line.rfind("mirror", 0) == 0; });
+  Settings& s = plan.settings;
+  s.mirrors = next.mirrors;
+  s.mirror_interval_s = next.mirror_interval_s;
+  s.mirror_keep_s = next.mirror_keep_s;
+  s.mirror_timeout_ms = next.mirror_timeout_ms;
+  s.mirror_max_bytes = next.mirror_max_bytes;
+  s.log_level = next.log_level;
+  return plan;
 }
 
 }  // namespace kaillera::master

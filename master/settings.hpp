@@ -1,7 +1,7 @@
 // Start-up settings of kaillera-master: a plain struct with defaults, read from a TOML file (--config) and
 // the command line (flags override the file), checked once; every problem names its key or flag. Also parses
-// the operator subcommands (relay add|list|remove, migrate). Free of gRPC, Asio and spdlog so tests call it
-// directly.
+// the operator subcommands (relay add|list|remove, migrate, backup) and plans what a SIGHUP reloads
+// (plan_reload). Free of gRPC, Asio and spdlog so tests call it directly.
 #pragma once
 
 #include <cstdint>
@@ -41,11 +41,16 @@ struct Settings {
   int pick_hop_slack = 3;                   // balanced: hops within this of the smallest count as equal
   std::int64_t group_ttl_s = 86'400;        // how long a group link works
   std::string log_level = "info";
+  std::string log_file;     // append the log here instead of stderr; SIGHUP reopens it (log rotation)
   std::string config_file;  // --config
   std::string ready_file;   // --ready-file: JSON with the bound addresses, written once serving
+  // For SIGHUP: the command line (without the program name) to load the settings again with, and the text of
+  // the config file as read.
+  std::vector<std::string> args;
+  std::string config_text;
 };
 
-enum class Command { kServe, kRelayAdd, kRelayList, kRelayRemove, kMigrate };
+enum class Command { kServe, kRelayAdd, kRelayList, kRelayRemove, kMigrate, kBackup };
 
 struct LoadResult {
   bool exit = false;  // true: do not run; print output / error and return exit_code
@@ -54,8 +59,9 @@ struct LoadResult {
   std::string error;
   Settings settings;
   Command command = Command::kServe;
-  std::string argument;  // NAME for relay add, NAME|ID for relay remove
+  std::string argument;  // NAME for relay add, NAME|ID for relay remove, OUT for backup
   bool json = false;     // relay list --json
+  bool force = false;    // backup --force
 };
 
 LoadResult load_settings(const std::vector<std::string>& args);  // without the program name
@@ -65,5 +71,20 @@ std::string apply_toml(std::string_view text, std::string_view source, Settings&
 std::string apply_toml_file(const std::string& path, Settings& s);
 std::string check_settings(const Settings& s);
 bool valid_log_level(std::string_view level);
+
+// What SIGHUP does with the config file (docs/OPERATING.md "Health checks, logs and backups"): the command
+// line and the file are loaded again; the keys that can change at runtime (kReloadableKeys) take their new
+// values, every other key that differs from the file the master started with needs a restart and keeps its
+// value.
+inline constexpr std::string_view kReloadableKeys[] = {
+    "mirrors", "mirror_interval_s", "mirror_keep_s", "mirror_timeout_ms", "mirror_max_bytes", "log_level"};
+struct ReloadPlan {
+  std::string error;                 // the file or command line is refused now: nothing changes
+  Settings settings;                 // `running` with the reloadable keys' new values
+  std::vector<std::string> changed;  // one line per reloadable key that changed: "key: old -> new"
+  std::vector<std::string> restart;  // the other keys that differ from the start-up file
+  bool mirrors_changed = false;      // any mirror* key
+};
+ReloadPlan plan_reload(const Settings& running);
 
 }  // namespace kaillera::master

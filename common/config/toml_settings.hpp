@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -127,6 +128,88 @@ std::string apply_toml_keys(std::string_view text, std::string_view source, cons
     }
   }
   return {};
+}
+
+// True when two TOML nodes hold the same type and value (tables and arrays compared deeply).
+inline bool same_node(const toml::node& a, const toml::node& b) {
+  if (a.type() != b.type()) return false;
+  switch (a.type()) {
+    case toml::node_type::table:
+      return *a.as_table() == *b.as_table();
+    case toml::node_type::array:
+      return *a.as_array() == *b.as_array();
+    case toml::node_type::string:
+      return a.as_string()->get() == b.as_string()->get();
+    case toml::node_type::integer:
+      return a.as_integer()->get() == b.as_integer()->get();
+    case toml::node_type::floating_point:
+      return a.as_floating_point()->get() == b.as_floating_point()->get();
+    case toml::node_type::boolean:
+      return a.as_boolean()->get() == b.as_boolean()->get();
+    case toml::node_type::date:
+      return a.as_date()->get() == b.as_date()->get();
+    case toml::node_type::time:
+      return a.as_time()->get() == b.as_time()->get();
+    case toml::node_type::date_time:
+      return a.as_date_time()->get() == b.as_date_time()->get();
+    default:
+      return true;
+  }
+}
+
+// The top-level keys that differ between two TOML documents (added, removed or with another value), sorted.
+// A text that does not parse counts as an empty document.
+inline std::vector<std::string> changed_keys(std::string_view before, std::string_view after) {
+  const auto parse = [](std::string_view text) {
+    try {
+      return toml::parse(text);
+    } catch (const toml::parse_error&) {
+      return toml::table{};
+    }
+  };
+  const toml::table a = parse(before), b = parse(after);
+  std::vector<std::string> out;
+  for (auto&& [key, node] : a) {
+    const toml::node* other = b.get(key.str());
+    if (other == nullptr || !same_node(node, *other)) out.emplace_back(key.str());
+  }
+  for (auto&& [key, node] : b) {
+    if (a.get(key.str()) == nullptr) out.emplace_back(key.str());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// "[a, b]": a list value as the reload's log lines show it.
+inline std::string list_text(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (const auto& x : v)
+    out += (out.size() > 1 ? ", " : "") + x;
+  return out + "]";
+}
+
+// What a reload (SIGHUP) changes, for both programs' plan_reload: each key of `reloadable` whose value (as
+// `value(settings, key)` shows it) differs between the running and the newly loaded settings gives a line
+// "key: old -> new"; each other key that differs between the file the program started with and the file now
+// is named in `restart`.
+struct ReloadDiff {
+  std::vector<std::string> changed;
+  std::vector<std::string> restart;
+};
+template <class Settings, std::size_t N>
+ReloadDiff reload_diff(const Settings& running, const Settings& next, const std::string_view (&reloadable)[N],
+                       std::string (*value)(const Settings&, std::string_view), std::string_view start_text,
+                       std::string_view new_text) {
+  ReloadDiff d;
+  for (std::string_view key : reloadable) {
+    const std::string before = value(running, key), after = value(next, key);
+    if (before != after) d.changed.push_back(std::string(key) + ": " + before + " -> " + after);
+  }
+  for (const auto& key : changed_keys(start_text, new_text)) {
+    if (std::find(std::begin(reloadable), std::end(reloadable), key) == std::end(reloadable))
+      d.restart.push_back(key);
+  }
+  return d;
 }
 
 // Reads `path` and hands its text to `apply` (usually a program's apply_toml).

@@ -87,7 +87,7 @@ MigrationResult migrate(Db& db, std::span<const Migration> known, std::int64_t n
           .run();
       tx.commit();
     } catch (const StoreError& e) {
-      throw StoreError("schema migration " + label(m) + " failed: " + e.what());
+      throw StoreError("schema migration " + label(m) + " failed: " + e.what(), e.code());
     }
     applied.insert(m.version);
     result.applied.push_back(m.version);

@@ -19,20 +19,25 @@ std::string message(sqlite3* db, int rc) {
 
 }  // namespace
 
+bool StoreError::locked() const {
+  const int primary = code_ & 0xFF;
+  return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+}
+
 // ---- Db
 // -----------------------------------------------------------------------------------------------------
 
-Db::Db(const std::string& path) : path_(path) {
+Db::Db(const std::string& path, std::chrono::milliseconds busy_timeout) : path_(path) {
   const int rc = sqlite3_open_v2(path.c_str(), &db_,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string m = "cannot open database " + path + ": " + message(db_, rc);
     sqlite3_close_v2(db_);
     db_ = nullptr;
-    throw StoreError(m);
+    throw StoreError(m, rc);
   }
   sqlite3_extended_result_codes(db_, 1);
-  sqlite3_busy_timeout(db_, 5000);
+  set_busy_timeout(busy_timeout);
   try {
     // journal_mode returns a row; a database on a file system without shared memory stays in "delete" mode.
     Stmt wal(db_, "PRAGMA journal_mode=WAL");
@@ -41,7 +46,7 @@ Db::Db(const std::string& path) : path_(path) {
   } catch (const StoreError& e) {
     sqlite3_close_v2(db_);
     db_ = nullptr;
-    throw StoreError("cannot open database " + path + ": " + e.what());
+    throw StoreError("cannot open database " + path + ": " + e.what(), e.code());
   }
 }
 
@@ -56,7 +61,7 @@ void Db::exec(std::string_view sql) {
   if (rc != SQLITE_OK) {
     std::string m = err != nullptr ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
-    throw StoreError(m);
+    throw StoreError(m, sqlite3_extended_errcode(db_));
   }
 }
 
@@ -72,6 +77,10 @@ int Db::changes() const {
   return sqlite3_changes(db_);
 }
 
+void Db::set_busy_timeout(std::chrono::milliseconds timeout) {
+  sqlite3_busy_timeout(db_, static_cast<int>(timeout.count()));
+}
+
 std::int64_t Db::data_version() {
   Stmt s(db_, "PRAGMA data_version");
   s.step();
@@ -85,7 +94,7 @@ Stmt::Stmt(sqlite3* db, std::string_view sql) : db_(db) {
   const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                                     &stmt_, nullptr);
   if (rc != SQLITE_OK) {
-    throw StoreError("cannot prepare \"" + std::string(sql.substr(0, 80)) + "\": " + message(db, rc));
+    throw StoreError("cannot prepare \"" + std::string(sql.substr(0, 80)) + "\": " + message(db, rc), rc);
   }
 }
 
@@ -107,7 +116,7 @@ Stmt& Stmt::operator=(Stmt&& o) noexcept {
 void Stmt::fail(int rc, std::string_view what) const {
   const char* sql = sqlite3_sql(stmt_);
   std::string s = sql != nullptr ? std::string(sql).substr(0, 80) : std::string();
-  throw StoreError(std::string(what) + " \"" + s + "\": " + message(db_, rc));
+  throw StoreError(std::string(what) + " \"" + s + "\": " + message(db_, rc), rc);
 }
 
 Stmt& Stmt::bind(int i, std::int64_t v) {

@@ -3,6 +3,7 @@
 // store's callers turn that into a precise error for their client. Not thread-safe: one owner at a time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -16,15 +17,26 @@ namespace kaillera::store {
 
 class StoreError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  // `code`: SQLite's (extended) result code when SQLite reported the failure, 0 otherwise.
+  explicit StoreError(const std::string& what, int code = 0) : std::runtime_error(what), code_(code) {}
+  int code() const { return code_; }
+  // SQLITE_BUSY or SQLITE_LOCKED: another connection holds a lock this one needed (past the busy timeout).
+  // Waiting and trying again can succeed; any other failure stays a failure.
+  bool locked() const;
+
+ private:
+  int code_ = 0;
 };
 
 class Stmt;
 
 class Db {
  public:
-  // Opens (creates) the file, turns on WAL, foreign keys and a busy timeout. Throws StoreError.
-  explicit Db(const std::string& path);
+  static constexpr std::chrono::milliseconds kBusyTimeout{5000};
+
+  // Opens (creates) the file, turns on WAL, foreign keys and a busy timeout (how long a statement waits for
+  // another connection's lock before failing with SQLITE_BUSY). Throws StoreError.
+  explicit Db(const std::string& path, std::chrono::milliseconds busy_timeout = kBusyTimeout);
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
@@ -36,6 +48,7 @@ class Db {
   int changes() const;
   // Changes whenever another connection commits (PRAGMA data_version).
   std::int64_t data_version();
+  void set_busy_timeout(std::chrono::milliseconds timeout);
   const std::string& path() const { return path_; }
   sqlite3* handle() const { return db_; }
 

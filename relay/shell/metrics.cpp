@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/http/health.hpp"
 #include "common/http/listener.hpp"
 
 namespace kaillera::relay::shell {
@@ -213,9 +214,12 @@ constexpr auto kIdleTimeout = std::chrono::seconds(10);
 }  // namespace
 
 struct MetricsServer::Impl : kaillera::http::Listener {
-  Impl(asio::io_context& io, Render r) : Listener(io, "metrics", kMaxConnections), render(std::move(r)) {}
+  Impl(asio::io_context& io, Render r, NotReady n)
+      : Listener(io, "metrics", kMaxConnections), render(std::move(r)), not_ready(std::move(n)) {}
   void on_accept(tcp::socket socket) override;
+  std::string reason() const { return not_ready ? not_ready() : std::string(); }
   Render render;
+  NotReady not_ready;
 };
 
 namespace {
@@ -260,10 +264,18 @@ class Session : public kaillera::http::Listener::Connection, public std::enable_
     const bool keep_alive = req.keep_alive() && served_ < kMaxRequestsPerConnection;
     std::string_view target(req.target().data(), req.target().size());
     if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    const bool head = req.method() == http::verb::head;
+    if (req.method() != http::verb::get && !head) {
       respond(http::status::method_not_allowed, "method not allowed\n", req.version(), keep_alive);
+    } else if (auto health = kaillera::http::health_reply(target, owner_->reason())) {
+      respond(static_cast<http::status>(health->status), std::move(health->body), req.version(), keep_alive,
+              "text/plain; charset=utf-8", head);
     } else if (target != "/metrics") {
-      respond(http::status::not_found, "not found; try /metrics\n", req.version(), keep_alive);
+      respond(http::status::not_found, "not found; try /metrics, /healthz, /readyz\n", req.version(),
+              keep_alive);
+    } else if (std::string reason = owner_->reason(); !reason.empty()) {
+      respond(http::status::service_unavailable, "not ready: " + reason + "\n", req.version(), keep_alive,
+              "text/plain; charset=utf-8", head);
     } else {
       std::string body;
       try {
@@ -274,7 +286,7 @@ class Session : public kaillera::http::Listener::Connection, public std::enable_
         return;
       }
       respond(http::status::ok, std::move(body), req.version(), keep_alive,
-              "text/plain; version=0.0.4; charset=utf-8", req.method() == http::verb::head);
+              "text/plain; version=0.0.4; charset=utf-8", head);
     }
   }
 
@@ -315,8 +327,8 @@ void MetricsServer::Impl::on_accept(tcp::socket socket) {
   std::make_shared<Session>(std::move(socket), std::static_pointer_cast<Impl>(shared_from_this()))->start();
 }
 
-MetricsServer::MetricsServer(asio::io_context& io, const net::Endpoint& at, Render render)
-    : impl_(std::make_shared<Impl>(io, std::move(render))) {
+MetricsServer::MetricsServer(asio::io_context& io, const net::Endpoint& at, Render render, NotReady not_ready)
+    : impl_(std::make_shared<Impl>(io, std::move(render), std::move(not_ready))) {
   impl_->listen(at);
 }
 

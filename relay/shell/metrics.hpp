@@ -1,7 +1,7 @@
 // The Prometheus endpoint: render_metrics() turns the core's counters and snapshot into the text exposition
 // format; MetricsServer is a small HTTP/1.1 server (Boost.Beast) on the shell's io_context that answers
-// GET /metrics and 404 for anything else. Requests are bounded in size and time; bad input closes the
-// connection, never the process.
+// GET /metrics, the health endpoints /healthz and /readyz (common/http/health.hpp) and 404 for anything else.
+// Requests are bounded in size and time; bad input closes the connection, never the process.
 #pragma once
 
 #include "relay/state/audit_log.hpp"
@@ -43,9 +43,12 @@ std::string render_moderation_metrics(const state::StoreCounters* store, const s
 class MetricsServer {
  public:
   using Render = std::function<std::string()>;
+  using NotReady = std::function<std::string()>;  // "" when ready, else the reason
 
-  // Binds and listens on `at` (port 0 = ephemeral). Throws std::system_error when it cannot.
-  MetricsServer(boost::asio::io_context& io, const net::Endpoint& at, Render render);
+  // Binds and listens on `at` (port 0 = ephemeral). Throws std::system_error when it cannot. While
+  // `not_ready` gives a reason, /readyz and /metrics answer 503 with it (and `render` is not called); an
+  // empty `not_ready` means always ready.
+  MetricsServer(boost::asio::io_context& io, const net::Endpoint& at, Render render, NotReady not_ready = {});
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;

@@ -220,6 +220,7 @@ const std::map<std::string, Setter, std::less<>>& toml_keys() {
       {"announce_timeout_s", shell_uint_key(&Settings::announce_timeout_s, 1, 600)},
       {"metrics", shell_string_key(&Settings::metrics)},
       {"log_level", shell_string_key(&Settings::log_level)},
+      {"log_file", shell_string_key(&Settings::log_file)},
   };
   return keys;
 }
@@ -364,14 +365,14 @@ LoadResult load_settings(int argc, const char* const* argv) {
   return load_settings(args);
 }
 
-LoadResult load_settings(const std::vector<std::string>& args) {
+LoadResult load_settings(const std::vector<std::string>& args, bool read_access_file) {
   CLI::App app{
       "kaillera-relay: a Kaillera netplay relay server (Kaillera Federation).\n"
       "Flags override the config file; docs/OPERATING.md describes every key.",
       "kaillera-relay"};
   std::string config_file, listen, game_ports, name, location, website, max_users, token, public_address,
       master_tls_ca, charset;
-  std::string metrics, log_level, ready_file, access_file, state_db, audit_log;
+  std::string metrics, log_level, log_file, ready_file, access_file, state_db, audit_log;
   std::vector<std::string> masters, announce;
   bool version = false;
   bool probe = true;
@@ -405,6 +406,8 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   auto* o_metrics = app.add_option("--metrics", metrics, "serve Prometheus /metrics over HTTP on ADDR:PORT");
   auto* o_log =
       app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off [info]");
+  auto* o_log_file = app.add_option("--log-file", log_file,
+                                    "append the log to this file instead of stderr; SIGHUP reopens it");
   app.add_option("--ready-file", ready_file, "write the bound ports as JSON to this file once serving");
   auto* o_access =
       app.add_option("--access-file", access_file,
@@ -413,6 +416,17 @@ LoadResult load_settings(const std::vector<std::string>& args) {
                                  "SQLite file for bans, silences and grants (created; kept across restarts)");
   auto* o_audit = app.add_option("--audit-log", audit_log, "append one JSON line per event to this file");
   app.add_flag("--version", version, "print the version and exit");
+
+  app.require_subcommand(0, 1);
+  std::string backup_out;
+  bool backup_force = false;
+  auto* backup = app.add_subcommand(
+      "backup",
+      "copy the state file (--state-db or state_db) to OUT while the relay runs, then check the copy with "
+      "PRAGMA integrity_check");
+  backup->add_option("OUT", backup_out, "the file to write")->required();
+  backup->add_flag("--force", backup_force, "replace OUT if it exists");
+  backup->fallthrough();
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes its argument vector reversed
   try {
@@ -433,10 +447,21 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   }
 
   LoadResult r;
+  if (backup->parsed()) {
+    r.command = Command::kBackup;
+    r.backup_out = backup_out;
+    r.force = backup_force;
+  }
   Settings& s = r.settings;
+  s.args = args;
   if (!config_file.empty()) {
     s.config_file = config_file;
-    if (std::string problem = apply_toml_file(config_file, s); !problem.empty()) return fail(problem);
+    const std::string problem =
+        config::apply_toml_file(config_file, [&](std::string_view text, std::string_view src) {
+          s.config_text = std::string(text);
+          return apply_toml(text, src, s);
+        });
+    if (!problem.empty()) return fail(problem);
   }
   if (o_listen->count()) s.core.listen = listen;
   if (o_game->count()) {
@@ -462,6 +487,7 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   if (o_announce->count()) s.announce = announce;
   if (o_metrics->count()) s.metrics = metrics;
   if (o_log->count()) s.log_level = log_level;
+  if (o_log_file->count()) s.log_file = log_file;
   s.ready_file = ready_file;
   if (o_access->count()) s.access_file = access_file;
   if (o_state->count()) s.state_db = state_db;
@@ -473,9 +499,15 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   if (std::string problem = check_settings(s); !problem.empty()) {
     return fail("invalid setting: " + problem);
   }
+  if (r.command == Command::kBackup) {
+    if (r.backup_out.empty()) return fail("backup: OUT must not be empty");
+    if (s.state_db.empty())
+      return fail("backup: no state file to copy: give --state-db FILE or state_db in the config");
+    return r;
+  }
   // The access file is checked now, so a bad one stops the relay before it serves anyone.
   AccessList access;
-  if (!s.access_file.empty()) {
+  if (read_access_file && !s.access_file.empty()) {
     AccessLoad a = load_access_file(s.access_file, s.core.charset);
     if (!a.list) return fail("invalid access file: " + a.error);
     access = std::move(*a.list);
@@ -483,6 +515,50 @@ LoadResult load_settings(const std::vector<std::string>& args) {
   }
   s.access = merge_admins(std::move(access), s.core.admins, &s.access_warnings);
   return r;
+}
+
+namespace {
+
+// The running value of a reloadable key, as the log shows it.
+std::string reloadable_value(const Settings& s, std::string_view key) {
+  if (key == "announce") return config::list_text(s.announce);
+  if (key == "announce_first_s") return std::to_string(s.announce_first_s);
+  if (key == "announce_interval_s") return std::to_string(s.announce_interval_s);
+  if (key == "announce_timeout_s") return std::to_string(s.announce_timeout_s);
+  if (key == "access_file") return s.access_file.empty() ? "(none)" : s.access_file;
+  if (key == "access_dns_refresh_s") return std::to_string(s.access_dns_refresh_s);
+  if (key == "admins") return config::list_text(s.core.admins);
+  if (key == "log_level") return s.log_level;
+  return {};
+}
+
+}  // namespace
+
+ReloadPlan plan_reload(const Settings& running) {
+  ReloadPlan plan;
+  plan.settings = running;
+  LoadResult fresh = load_settings(running.args, false);
+  if (fresh.exit) {
+    plan.error = fresh.error.empty() ? "the command line does not start a relay" : fresh.error;
+    return plan;
+  }
+  const Settings& next = fresh.settings;
+  auto diff = config::reload_diff(running, next, kReloadableKeys, &reloadable_value, running.config_text,
+                                  next.config_text);
+  plan.changed = std::move(diff.changed);
+  plan.restart = std::move(diff.restart);
+  plan.announce_changed = std::any_of(plan.changed.begin(), plan.changed.end(),
+                                      [](const std::string& line) { return line.rfind("announce", 0) == 0; });
+  Settings& s = plan.settings;
+  s.announce = next.announce;
+  s.announce_first_s = next.announce_first_s;
+  s.announce_interval_s = next.announce_interval_s;
+  s.announce_timeout_s = next.announce_timeout_s;
+  s.access_file = next.access_file;
+  s.access_dns_refresh_s = next.access_dns_refresh_s;
+  s.core.admins = next.core.admins;
+  s.log_level = next.log_level;
+  return plan;
 }
 
 }  // namespace kaillera::relay::shell

@@ -29,8 +29,13 @@ struct Settings {
   std::vector<std::string> announce;  // public list URLs, ending in touch_server.php or touch_list.php
   std::string metrics;                // "ADDR:PORT" of the Prometheus endpoint; empty = off
   std::string log_level = "info";     // trace debug info warn error critical off
+  std::string log_file;               // append the log here instead of stderr; SIGHUP reopens it
   std::string config_file;            // --config, empty when none
   std::string ready_file;             // --ready-file: JSON with the bound ports, written once serving
+  // For SIGHUP: the command line (without the program name) to load the settings again with, and the text of
+  // the config file as read at start-up.
+  std::vector<std::string> args;
+  std::string config_text;
 
   // Moderation (docs/OPERATING.md "Staff"): the access file (levels by address, reloaded on SIGHUP and
   // /reload) and its dns: names' refresh; the SQLite state file of bans, silences and grants (empty: they
@@ -49,18 +54,50 @@ struct Settings {
   std::uint32_t announce_timeout_s = 10;
 };
 
+enum class Command {
+  kServe,
+  kBackup,  // `kaillera-relay backup OUT [--force]`: an online copy of the state file
+            // (common/store/backup.hpp)
+};
+
 struct LoadResult {
   bool exit = false;  // true: do not start; print `output` / `error` and return `exit_code`
   int exit_code = kExitOk;
   std::string output;  // for stdout (--help, --version)
   std::string error;   // for stderr, names the bad key or flag
   Settings settings;
+  Command command = Command::kServe;
+  std::string backup_out;  // backup: OUT
+  bool force = false;      // backup --force
 };
 
 // Parses the command line (argv[0] is the program name): reads --config first, then applies the flags on top,
-// then checks everything (validate() of the core included).
+// then checks everything (validate() of the core included) and reads the access file (unless
+// `read_access_file` is false, or for `backup`).
 LoadResult load_settings(int argc, const char* const* argv);
-LoadResult load_settings(const std::vector<std::string>& args);  // args without the program name
+LoadResult load_settings(const std::vector<std::string>& args,
+                         bool read_access_file = true);  // args without the program name
+
+// What SIGHUP does with relay.toml (docs/OPERATING.md "Health checks, logs and backups"): the command line
+// and the file are loaded again; the keys that can change at runtime (kReloadableKeys) take their new values,
+// every other key that differs from the file the relay started with needs a restart and keeps its value.
+// The access file itself is reloaded by the shell, not here.
+inline constexpr std::string_view kReloadableKeys[] = {"announce",
+                                                       "announce_first_s",
+                                                       "announce_interval_s",
+                                                       "announce_timeout_s",
+                                                       "access_file",
+                                                       "access_dns_refresh_s",
+                                                       "admins",
+                                                       "log_level"};
+struct ReloadPlan {
+  std::string error;                 // relay.toml or the command line is refused now: nothing changes
+  Settings settings;                 // `running` with the reloadable keys' new values
+  std::vector<std::string> changed;  // one line per reloadable key that changed: "key: old -> new"
+  std::vector<std::string> restart;  // the other keys that differ from the start-up file
+  bool announce_changed = false;     // any announce* key
+};
+ReloadPlan plan_reload(const Settings& running);
 
 // Applies a TOML document to `s`. Returns "" or "<source>: <problem naming the key>".
 std::string apply_toml(std::string_view text, std::string_view source, Settings& s);

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -26,10 +27,14 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/http/health.hpp"
+#include "common/http/serve_while.hpp"
+#include "common/log/logging.hpp"
 #include "common/net/udp_socket.hpp"
+#include "common/store/backup.hpp"
+#include "common/store/retry.hpp"
 #include "relay/announce/announcer.hpp"
 #include "relay/core/server.hpp"
 #include "relay/probe/prober.hpp"
@@ -50,6 +55,8 @@ constexpr std::size_t kSharedBatch = 64;    // datagrams per recvmmsg on the han
 constexpr std::size_t kRangeBatch = 8;      // on a per-client port (one client each)
 constexpr std::size_t kReceiveSize = 4096;  // n02 sends at most 0x1000 bytes (KAILLERA.md §2.5)
 constexpr std::size_t kFlushAt = 1024;      // queued datagrams on one socket that force a flush
+constexpr auto kStartupBusyTimeout =
+    std::chrono::milliseconds(1000);  // per attempt to open a locked state file
 
 // One bound UDP port: its socket, the Asio waiter on its fd, and the datagrams queued for it.
 struct PortSocket {
@@ -181,7 +188,52 @@ class Relay {
     const bool per_client = first != last;
     raise_fd_limit(static_cast<std::size_t>(last - first) + 256);
 
+    // The metrics address first: /healthz answers from here on, /readyz says what start-up is waiting for.
+    std::string metrics_text = "metrics off";
+    net::Endpoint metrics_at{};
+    if (!settings_.metrics.empty()) {
+      try {
+        metrics_ = std::make_unique<MetricsServer>(
+            io_, *net::parse_endpoint(settings_.metrics),
+            [this] {
+              return render_metrics(server_->counters(), server_->snapshot(), stats_,
+                                    announcer_ ? &announcer_->counters() : nullptr) +
+                     render_probe_metrics(prober_ ? prober_->counters() : probe::Counters{}) +
+                     render_moderation_metrics(store_ ? &store_->counters() : nullptr,
+                                               audit_ ? &audit_->counters() : nullptr);
+            },
+            [this] { return readiness_.not_ready(); });
+      } catch (const std::system_error& e) {
+        spdlog::error("metrics: cannot listen on {}: {}", settings_.metrics, e.what());
+        return kExitRuntime;
+      }
+      metrics_at = metrics_->local();
+      metrics_text = "metrics http://" + net::to_string(metrics_at) + "/metrics";
+      spdlog::info("metrics on http://{}/metrics: /healthz answers now, /readyz once the relay serves",
+                   net::to_string(metrics_at));
+    }
+    ::signal(SIGPIPE, SIG_IGN);
+    signals_.add(SIGINT);
+    signals_.add(SIGTERM);
+    signals_.async_wait([this](error_code ec, int signo) {
+      if (ec) return;
+      const char* name = signo == SIGINT ? "SIGINT" : "SIGTERM";
+      readiness_.set_not_ready("stopping");
+      if (!serving_) {
+        spdlog::info("{} during start-up: stopping", name);
+        stop();
+        return;
+      }
+      spdlog::info("{}: saying goodbye and stopping", name);
+      server_->shutdown("Server shutting down", Clock::now(), sink_);
+      sink_.flush();
+      stop();
+    });
+    hangups_.add(SIGHUP);
+    wait_for_hangup();
+
     // Bind everything before the Server exists: with port 0 the core must learn the real ports.
+    readiness_.set_not_ready("binding the UDP ports");
     PortSocket* handshake = bind(*listen, kSharedBatch);
     if (handshake == nullptr) return kExitRuntime;
     std::uint16_t game_first = first, game_last = last;
@@ -204,7 +256,11 @@ class Relay {
     settings_.core.game_port_last = game_last;
 
     server_ = std::make_unique<Server>(settings_.core);
-    if (!start_moderation()) return kExitRuntime;
+    if (!start_moderation()) {
+      if (!stopping_) return kExitRuntime;
+      spdlog::info("stopped during start-up");
+      return kExitOk;
+    }
     for (std::uint16_t p : server_->game_ports()) {
       if (!by_port_.count(p)) {
         spdlog::error("the core wants game port {} but the shell did not bind it", p);
@@ -217,39 +273,9 @@ class Relay {
       return kExitRuntime;
     }
 
-    std::string metrics_text = "metrics off";
-    net::Endpoint metrics_at{};
-    if (!settings_.metrics.empty()) {
-      try {
-        metrics_ = std::make_unique<MetricsServer>(io_, *net::parse_endpoint(settings_.metrics), [this] {
-          return render_metrics(server_->counters(), server_->snapshot(), stats_,
-                                announcer_ ? &announcer_->counters() : nullptr) +
-                 render_probe_metrics(prober_ ? prober_->counters() : probe::Counters{}) +
-                 render_moderation_metrics(store_ ? &store_->counters() : nullptr,
-                                           audit_ ? &audit_->counters() : nullptr);
-        });
-      } catch (const std::system_error& e) {
-        spdlog::error("metrics: cannot listen on {}: {}", settings_.metrics, e.what());
-        return kExitRuntime;
-      }
-      metrics_at = metrics_->local();
-      metrics_text = "metrics http://" + net::to_string(metrics_at) + "/metrics";
-    }
     stats_.start_time_seconds =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 
-    ::signal(SIGPIPE, SIG_IGN);
-    signals_.add(SIGINT);
-    signals_.add(SIGTERM);
-    signals_.async_wait([this](error_code ec, int signo) {
-      if (ec) return;
-      spdlog::info("{}: saying goodbye and stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
-      server_->shutdown("Server shutting down", Clock::now(), sink_);
-      sink_.flush();
-      stop();
-    });
-    hangups_.add(SIGHUP);
-    wait_for_hangup();
     for (auto& s : sockets_)
       arm(*s);
     next_tick_ = Clock::now() + kTick;
@@ -266,6 +292,8 @@ class Relay {
         metrics_text);
     start_reporters();
     start_announcer();
+    serving_ = true;
+    readiness_.set_ready();
     if (!settings_.ready_file.empty() &&
         !write_ready_file(handshake->port, game_first, game_last, metrics_ ? metrics_at : net::Endpoint{})) {
       return kExitRuntime;
@@ -529,12 +557,8 @@ class Relay {
   bool start_moderation() {
     try {
       if (!settings_.state_db.empty()) {
-        store_ = std::make_unique<state::StateStore>(settings_.state_db, [this](std::uint64_t id, bool ok) {
-          asio::post(io_, [this, id, ok] {
-            server_->change_written(id, ok, Clock::now(), sink_);
-            sink_.flush();
-          });
-        });
+        store_ = open_state_file();
+        if (!store_) return false;  // stopped while waiting
         const ModerationState loaded = store_->load(Clock::now(), std::chrono::system_clock::now());
         spdlog::info("state file {}: {} ban(s), {} silence(s), {} grant(s) active", settings_.state_db,
                      loaded.bans.size(), loaded.silences.size(), loaded.grants.size());
@@ -567,6 +591,47 @@ class Relay {
                    settings_.access.entries.size() == 1 ? "y" : "ies");
     }
     return true;
+  }
+
+  // The state file, opened and migrated while the metrics address already answers /healthz and /readyz: a
+  // lock that another connection holds (another process migrating it, or writing a long transaction) is
+  // waited out, with /readyz saying so. Null when a signal stopped the wait; throws what cannot be waited
+  // out.
+  std::unique_ptr<state::StateStore> open_state_file() {
+    const std::string& path = settings_.state_db;
+    readiness_.set_not_ready("opening the state file " + path);
+    const auto on_written = [this](std::uint64_t id, bool ok) {
+      asio::post(io_, [this, id, ok] {
+        server_->change_written(id, ok, Clock::now(), sink_);
+        sink_.flush();
+      });
+    };
+    std::atomic<bool> give_up{false};
+    std::unique_ptr<state::StateStore> opened;
+    try {
+      opened = kaillera::http::serve_while(
+          io_,
+          [&] {
+            return kaillera::store::retry_while_locked(
+                [&] { return std::make_unique<state::StateStore>(path, on_written, kStartupBusyTimeout); },
+                [&](const kaillera::store::StoreError& e, int attempt) {
+                  readiness_.set_not_ready("the state file " + path +
+                                           " is locked by another connection; waiting for it (" + e.what() +
+                                           ")");
+                  if (attempt == 1)
+                    spdlog::warn("state file {}: locked by another connection; waiting: {}", path, e.what());
+                },
+                give_up);
+          },
+          [&] {
+            if (stopping_) give_up = true;
+            return stopping_;
+          });
+    } catch (const kaillera::store::StoreError&) {
+      if (!stopping_) throw;  // a signal ended the wait: the last "locked" is no error
+    }
+    if (stopping_) return nullptr;
+    return opened;
   }
 
   // Hands `list` to the core (with the dns: names resolved so far) and (re)starts the refresher for its
@@ -624,14 +689,46 @@ class Relay {
     return line;
   }
 
+  // SIGHUP: the log file is reopened; once serving, relay.toml's reloadable keys, the access file and the
+  // audit log follow.
   void wait_for_hangup() {
     hangups_.async_wait([this](error_code ec, int) {
       if (ec || stopping_) return;
-      spdlog::info("SIGHUP: reloading the access file and reopening the audit log");
-      reload_access();
-      if (audit_) audit_->reopen();
+      kaillera::log::reopen_and_say();
+      if (!serving_) {
+        spdlog::info("SIGHUP during start-up: only the log file was reopened");
+      } else {
+        spdlog::info("SIGHUP: reloading the config, the access file and reopening the audit log");
+        reload_config();
+        reload_access();
+        if (audit_) audit_->reopen();
+      }
       wait_for_hangup();
     });
+  }
+
+  // relay.toml again (settings.hpp plan_reload): the reloadable keys take their new values, the others are
+  // named when they changed, and the announcer restarts when its settings changed.
+  void reload_config() {
+    if (settings_.config_file.empty()) {
+      spdlog::info("reload: no config file (--config)");
+      return;
+    }
+    ReloadPlan plan = plan_reload(settings_);
+    if (!plan.error.empty()) {
+      spdlog::error("reload: {}; every setting keeps its value", plan.error);
+      return;
+    }
+    kaillera::log::log_reload(plan.changed, plan.restart, settings_.config_file);
+    if (plan.settings.log_level != settings_.log_level) kaillera::log::set_level(plan.settings.log_level);
+    settings_ = std::move(plan.settings);
+    if (plan.announce_changed) {
+      if (announcer_) announcer_->stop();
+      announcer_.reset();
+      last_announce_publish_ = {};
+      start_announcer();
+      if (settings_.announce.empty()) spdlog::info("reload: announcing to no public list now");
+    }
   }
 
   void stop() {
@@ -685,7 +782,9 @@ class Relay {
   std::unique_ptr<Server> server_;
   asio::steady_timer tick_;
   asio::signal_set signals_;
-  asio::signal_set hangups_;  // SIGHUP: reload
+  asio::signal_set hangups_;                         // SIGHUP: reload
+  kaillera::http::Readiness readiness_{"starting"};  // /readyz
+  bool serving_ = false;                             // start-up is done
   ShellJournal journal_;
   std::unique_ptr<state::StateStore> store_;  // with state_db
   std::unique_ptr<state::AuditLog> audit_;    // with audit_log
@@ -706,15 +805,6 @@ class Relay {
 #endif
 };
 
-void setup_logging(const std::string& level) {
-  auto logger = std::make_shared<spdlog::logger>("kaillera-relay",
-                                                 std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
-  logger->set_level(spdlog::level::from_str(level));
-  logger->flush_on(spdlog::level::trace);
-  spdlog::set_default_logger(logger);
-}
-
 }  // namespace
 
 int run_relay(Settings settings) {
@@ -729,7 +819,14 @@ int relay_main(int argc, const char* const* argv) {
     if (!r.error.empty()) std::fprintf(stderr, "kaillera-relay: %s\n", r.error.c_str());
     return r.exit_code;
   }
-  setup_logging(r.settings.log_level);
+  if (r.command == Command::kBackup)
+    return kaillera::store::run_backup_command("kaillera-relay", r.settings.state_db, r.backup_out, r.force);
+  if (const std::string problem = kaillera::log::setup("kaillera-relay", r.settings.log_level,
+                                                       r.settings.log_file, "%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+      !problem.empty()) {
+    std::fprintf(stderr, "kaillera-relay: %s\n", problem.c_str());
+    return kExitRuntime;
+  }
   try {
     return run_relay(std::move(r.settings));
   } catch (const std::exception& e) {

@@ -55,10 +55,12 @@ const char* table(ModerationChange::Kind k) {
 
 }  // namespace
 
-StateStore::StateStore(const std::string& path, Written on_written)
-    : path_(path), on_written_(std::move(on_written)), db_(path) {
+StateStore::StateStore(const std::string& path, Written on_written,
+                       std::chrono::milliseconds open_busy_timeout)
+    : path_(path), on_written_(std::move(on_written)), db_(path, open_busy_timeout) {
   db_.exec("PRAGMA synchronous = FULL");  // a COMMIT returns once the WAL is on disk
   store::migrate(db_, embedded_migrations(), unix_ms(std::chrono::system_clock::now()), "kaillera-relay");
+  db_.set_busy_timeout(store::Db::kBusyTimeout);
 }
 
 StateStore::~StateStore() {

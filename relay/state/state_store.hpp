@@ -50,8 +50,10 @@ class StateStore {
   static constexpr std::size_t kMaxQueue = 4096;
 
   // Opens (creates) and migrates the file: WAL, synchronous=FULL. Throws store::StoreError naming the
-  // problem, e.g. a file whose schema is newer than this kaillera-relay.
-  StateStore(const std::string& path, Written on_written);
+  // problem, e.g. a file whose schema is newer than this kaillera-relay, or one locked by another connection
+  // for longer than `open_busy_timeout` (StoreError::locked(); the shell waits such a lock out).
+  StateStore(const std::string& path, Written on_written,
+             std::chrono::milliseconds open_busy_timeout = store::Db::kBusyTimeout);
   ~StateStore();  // stop()
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;

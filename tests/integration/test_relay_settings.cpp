@@ -416,6 +416,107 @@ TEST(RelaySettings, ConfigTextsAreConvertedToTheCharsetOnce) {
   EXPECT_TRUE(contains(m.error, "motd:")) << m.error;
 }
 
+TEST(RelaySettings, LogFileKeyAndFlag) {
+  kf_test::TempDir dir;
+  const auto toml = dir / "relay.toml";
+  std::ofstream(toml) << "log_file = \"/var/log/kaillera/relay.log\"\n";
+  LoadResult r = load_settings(std::vector<std::string>{"--config", toml.string()});
+  ASSERT_FALSE(r.exit) << r.error;
+  EXPECT_EQ(r.settings.log_file, "/var/log/kaillera/relay.log");
+  r = load_settings(std::vector<std::string>{"--config", toml.string(), "--log-file", "here.log"});
+  EXPECT_EQ(r.settings.log_file, "here.log");
+  EXPECT_TRUE(load_settings(std::vector<std::string>{}).settings.log_file.empty());  // stderr by default
+  std::ofstream(toml) << "log_file = 3\n";
+  r = load_settings(std::vector<std::string>{"--config", toml.string()});
+  EXPECT_EQ(r.exit_code, kExitConfig);
+  EXPECT_TRUE(contains(r.error, "key 'log_file' must be a string (got an integer)")) << r.error;
+}
+
+TEST(RelaySettings, BackupSubcommand) {
+  kf_test::TempDir dir;
+  LoadResult r = load_settings(std::vector<std::string>{"backup", "copy.db", "--state-db", "state.db"});
+  ASSERT_FALSE(r.exit) << r.error;
+  EXPECT_EQ(r.command, Command::kBackup);
+  EXPECT_EQ(r.backup_out, "copy.db");
+  EXPECT_EQ(r.settings.state_db, "state.db");
+  EXPECT_FALSE(r.force);
+  r = load_settings(std::vector<std::string>{"--state-db", "state.db", "backup", "--force", "copy.db"});
+  ASSERT_FALSE(r.exit) << r.error;
+  EXPECT_TRUE(r.force);
+  EXPECT_EQ(r.command, Command::kBackup);
+  EXPECT_EQ(load_settings(std::vector<std::string>{}).command, Command::kServe);
+
+  // The state file from relay.toml; its access file is not read for a backup.
+  const auto toml = dir / "relay.toml";
+  std::ofstream(toml)
+      << "state_db = \"/var/lib/kaillera/state.db\"\naccess_file = \"/nonexistent/access.toml\"\n";
+  r = load_settings(std::vector<std::string>{"--config", toml.string(), "backup", "copy.db"});
+  ASSERT_FALSE(r.exit) << r.error;
+  EXPECT_EQ(r.settings.state_db, "/var/lib/kaillera/state.db");
+
+  r = load_settings(std::vector<std::string>{"backup", "copy.db"});
+  EXPECT_EQ(r.exit_code, kExitConfig);
+  EXPECT_EQ(r.error, "backup: no state file to copy: give --state-db FILE or state_db in the config");
+  r = load_settings(std::vector<std::string>{"backup", "--state-db", "s.db"});
+  EXPECT_EQ(r.exit_code, kExitConfig);
+  EXPECT_TRUE(contains(r.error, "OUT")) << r.error;
+}
+
+// SIGHUP's plan (settings.hpp plan_reload): reloadable keys take their new values, the others are named.
+TEST(RelaySettings, ReloadPlanAppliesReloadableKeysAndNamesTheRest) {
+  kf_test::TempDir dir;
+  const auto toml = dir / "relay.toml";
+  std::ofstream(toml)
+      << "announce = \"http://a.example/touch_list.php\"\nmax_users = 10\nlog_level = \"info\"\n";
+  LoadResult start = load_settings(std::vector<std::string>{"--config", toml.string()});
+  ASSERT_FALSE(start.exit) << start.error;
+
+  ReloadPlan same = plan_reload(start.settings);
+  EXPECT_EQ(same.error, "");
+  EXPECT_TRUE(same.changed.empty());
+  EXPECT_TRUE(same.restart.empty());
+  EXPECT_FALSE(same.announce_changed);
+
+  std::ofstream(toml)
+      << "max_users = 20\nannounce = [\"http://b.example/touch_server.php\"]\nlog_level = \"debug\"\n"
+         "admins = [\"10.0.0.1\"]\nlisten = \"0.0.0.0:27999\"\n";
+  ReloadPlan plan = plan_reload(start.settings);
+  ASSERT_EQ(plan.error, "");
+  EXPECT_EQ(plan.changed,
+            (std::vector<std::string>{
+                "announce: [http://a.example/touch_list.php] -> [http://b.example/touch_server.php]",
+                "admins: [] -> [10.0.0.1]", "log_level: info -> debug"}));
+  EXPECT_EQ(plan.restart, (std::vector<std::string>{"listen", "max_users"}));
+  EXPECT_TRUE(plan.announce_changed);
+  EXPECT_EQ(plan.settings.announce, std::vector<std::string>{"http://b.example/touch_server.php"});
+  EXPECT_EQ(plan.settings.log_level, "debug");
+  EXPECT_EQ(plan.settings.core.admins, std::vector<std::string>{"10.0.0.1"});
+  EXPECT_EQ(plan.settings.core.max_users, 10u);           // needs a restart: the running value stays
+  EXPECT_EQ(plan.settings.core.listen, "0.0.0.0:27888");  // likewise
+  EXPECT_EQ(plan.settings.config_text, start.settings.config_text);  // still named until a restart
+
+  // A bad file changes nothing and says what is wrong, naming the key.
+  std::ofstream(toml) << "max_users = 20\ncolour = \"red\"\n";
+  plan = plan_reload(start.settings);
+  EXPECT_EQ(plan.error, toml.string() + ": unknown key 'colour' (line 2)");
+  EXPECT_TRUE(plan.changed.empty());
+}
+
+TEST(RelaySettings, ReloadKeepsWhatTheCommandLineSets) {
+  kf_test::TempDir dir;
+  const auto toml = dir / "relay.toml";
+  std::ofstream(toml) << "announce = \"http://a.example/touch_list.php\"\n";
+  LoadResult start = load_settings(std::vector<std::string>{"--config", toml.string(), "--announce",
+                                                            "http://flag.example/touch_list.php"});
+  ASSERT_FALSE(start.exit) << start.error;
+  std::ofstream(toml) << "announce = \"http://b.example/touch_list.php\"\n";
+  const ReloadPlan plan = plan_reload(start.settings);
+  EXPECT_EQ(plan.error, "");
+  EXPECT_TRUE(plan.changed.empty());  // the flag still wins
+  EXPECT_TRUE(plan.restart.empty());
+  EXPECT_EQ(plan.settings.announce, std::vector<std::string>{"http://flag.example/touch_list.php"});
+}
+
 TEST(RelaySettings, VersionAndHelp) {
   LoadResult v = load_settings(std::vector<std::string>{"--version"});
   EXPECT_TRUE(v.exit);

@@ -68,6 +68,15 @@ class ListServer {
     return count_[target];
   }
 
+  // Requests whose target starts with `prefix` (a path whose query string varies, like a touch request's).
+  int requests_starting(const std::string& prefix) {
+    std::lock_guard lock(mu_);
+    int n = 0;
+    for (const auto& [target, count] : count_)
+      if (target.rfind(prefix, 0) == 0) n += count;
+    return n;
+  }
+
   // The list disappears: nothing listens on its port any more (connections are refused).
   void stop() {
     if (stop_.exchange(true)) return;

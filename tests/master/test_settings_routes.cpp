@@ -1,6 +1,7 @@
 // kaillera-master's settings (TOML + flags + subcommands) and its HTTP routes without sockets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -135,6 +136,69 @@ TEST(MasterSettings, Subcommands) {
   EXPECT_EQ(r.exit_code, kExitConfig);
 }
 
+TEST(MasterSettings, LogFileAndBackup) {
+  auto r = load_settings(std::vector<std::string>{"--log-file", "/var/log/kaillera/master.log"});
+  ASSERT_FALSE(r.exit) << r.error;
+  EXPECT_EQ(r.settings.log_file, "/var/log/kaillera/master.log");
+  Settings s;
+  EXPECT_EQ(apply_toml("log_file = \"m.log\"\n", "master.toml", s), "");
+  EXPECT_EQ(s.log_file, "m.log");
+  EXPECT_EQ(apply_toml("log_file = true\n", "master.toml", s),
+            "master.toml: key 'log_file' must be a string (got a boolean) (line 1)");
+
+  r = load_settings(std::vector<std::string>{"backup", "copy.db", "--db", "m.db"});
+  ASSERT_FALSE(r.exit) << r.error;
+  EXPECT_EQ(r.command, Command::kBackup);
+  EXPECT_EQ(r.argument, "copy.db");
+  EXPECT_EQ(r.settings.db, "m.db");
+  EXPECT_FALSE(r.force);
+  r = load_settings(std::vector<std::string>{"--db", "m.db", "backup", "--force", "copy.db"});
+  ASSERT_FALSE(r.exit) << r.error;
+  EXPECT_TRUE(r.force);
+  r = load_settings(std::vector<std::string>{"backup"});
+  EXPECT_EQ(r.exit_code, kExitConfig);
+  EXPECT_NE(r.error.find("OUT"), std::string::npos) << r.error;
+}
+
+// SIGHUP's plan (settings.hpp plan_reload): the mirror keys and log_level take their new values; other keys
+// that changed in the file are named and keep their running values.
+TEST(MasterSettings, ReloadPlan) {
+  TempDir dir;
+  const std::string toml = dir / "master.toml";
+  std::ofstream(toml) << "mirrors = [\"http://a.example/server_list.php\"]\nreport_interval_ms = 5000\n";
+  const auto start = load_settings(std::vector<std::string>{"--config", toml});
+  ASSERT_FALSE(start.exit) << start.error;
+  ReloadPlan plan = plan_reload(start.settings);
+  EXPECT_EQ(plan.error, "");
+  EXPECT_TRUE(plan.changed.empty());
+  EXPECT_TRUE(plan.restart.empty());
+  EXPECT_FALSE(plan.mirrors_changed);
+
+  std::ofstream(toml)
+      << "report_interval_ms = 7000\nmirrors = [\"http://b.example/server_list.json\", "
+         "\"http://a.example/server_list.php\"]\nmirror_interval_s = 30\nhttp = \"0.0.0.0:80\"\n";
+  plan = plan_reload(start.settings);
+  ASSERT_EQ(plan.error, "");
+  EXPECT_EQ(plan.changed,
+            (std::vector<std::string>{"mirrors: [http://a.example/server_list.php] -> [http://b.example/"
+                                      "server_list.json, http://a.example/server_list.php]",
+                                      "mirror_interval_s: 60 -> 30"}));
+  EXPECT_EQ(plan.restart, (std::vector<std::string>{"http", "report_interval_ms"}));
+  EXPECT_TRUE(plan.mirrors_changed);
+  EXPECT_EQ(plan.settings.mirrors.size(), 2u);
+  EXPECT_EQ(plan.settings.mirror_interval_s, 30);
+  EXPECT_EQ(plan.settings.report_interval_ms, 5000);
+  EXPECT_EQ(plan.settings.http, "127.0.0.1:8080");
+
+  std::ofstream(toml) << "mirror_keep_s = 1\nmirror_interval_s = 30\n";  // keep shorter than the interval
+  plan = plan_reload(start.settings);
+  EXPECT_NE(plan.error.find("mirror_keep_s"), std::string::npos) << plan.error;
+  EXPECT_EQ(plan.settings.mirrors, start.settings.mirrors);
+  std::ofstream(toml) << "colour = \"red\"\n";
+  plan = plan_reload(start.settings);
+  EXPECT_EQ(plan.error, toml + ": unknown key 'colour' (line 1)");
+}
+
 // ---- routes
 // -------------------------------------------------------------------------------------------------
 
@@ -170,6 +234,48 @@ class MasterRoutes : public ::testing::Test {
   std::unique_ptr<RouteContext> ctx_;
   std::vector<net::Endpoint> checks_;
 };
+
+TEST_F(MasterRoutes, HealthzAlwaysReadyzFollowsTheReadiness) {
+  auto r = get("/readyz");  // no readiness given: serving
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.payload(), "ready\n");
+  std::string reason = "the database m.db is locked by another connection";
+  ctx_->not_ready = [&] { return reason; };
+  r = get("/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.payload(), "not ready: the database m.db is locked by another connection\n");
+  r = get("/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.payload(), "ok\n");
+  reason.clear();
+  r = get("/readyz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.payload(), "ready\n");
+}
+
+TEST(MasterStartupRoute, OnlyHealthAnswersWhileTheDatabaseOpens) {
+  HttpRequest req;
+  req.method = "GET";
+  const auto answer = [&](const std::string& target) {
+    req.target = target;
+    return startup_route(req, "opening the database m.db");
+  };
+  auto r = answer("/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ok\n");
+  r = answer("/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "not ready: opening the database m.db\n");
+  r = answer("/server_list.php");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "error: the master is starting: opening the database m.db\n");
+  EXPECT_NE(
+      std::find(r.headers.begin(), r.headers.end(), std::pair<std::string, std::string>{"Retry-After", "1"}),
+      r.headers.end());
+  r = answer("/api/v1/relays?online=1");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.body, "{\"error\":\"the master is starting: opening the database m.db\"}\n");
+}
 
 TEST_F(MasterRoutes, ServesEveryList) {
   for (const char* path :

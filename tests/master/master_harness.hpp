@@ -35,6 +35,7 @@ using kf_test::CommandResult;
 using kf_test::http_exchange;
 using kf_test::http_get;
 using kf_test::HttpResponse;
+using kf_test::lines_of;
 using kf_test::poll_until;
 using kf_test::Process;
 using kf_test::read_file;

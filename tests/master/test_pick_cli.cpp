@@ -17,14 +17,6 @@ using namespace kf_master_test;
 namespace v1 = kaillera::directory::v1;
 using nlohmann::json;
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    lines.push_back(line);
-  return lines;
-}
-
 v1::RegisterRequest register_request(const std::string& token, const std::string& name, std::uint32_t port) {
   v1::RegisterRequest req;
   req.set_token(token);

@@ -93,18 +93,6 @@ bool ping(const std::string& addr, std::uint16_t port) {
   return pong;
 }
 
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const auto end = text.find('\n', start);
-    out.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return out;
-}
-
 class NetnsPick : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -371,7 +359,7 @@ TEST_F(NetnsPick, ThePickNamesTheRelayTheTopologyMakesFairestForGroupsOfTwoToFou
     EXPECT_EQ(j["probes"]["requested"].get<int>(), j["probes"]["answered"].get<int>()) << [&] {
       std::string logs;
       for (const auto& r : relays_)
-        for (const auto& line : split_lines(r.process->log()))
+        for (const auto& line : lines_of(r.process->log()))
           if (line.find("probe") != std::string::npos) logs += r.name + ": " + line + "\n";
       return logs;
     }();
@@ -408,7 +396,7 @@ TEST_F(NetnsPick, LagstatNamesTheRelayNearerToAllThePlayers) {
             std::string::npos)
       << said;
   EXPECT_TRUE(f.guest->result().completed) << said;
-  for (const auto& line : split_lines(a.process->log()))
+  for (const auto& line : lines_of(a.process->log()))
     if (line.find("lagstat") != std::string::npos) ADD_FAILURE() << line;
 }
 

@@ -20,19 +20,12 @@ namespace {
 using namespace std::chrono_literals;
 using kf_state_test::read_file;
 using kf_state_test::TempDir;
+using kf_test::lines_of;
 using Json = nlohmann::ordered_json;
 
 // 2026-12-03T10:40:55.123Z
 const std::chrono::system_clock::time_point kWhen =
     std::chrono::sys_days{std::chrono::year{2026} / 12 / 3} + 10h + 40min + 55s + 123ms;
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    out.push_back(line);
-  return out;
-}
 
 std::vector<std::string> keys_of(const Json& j) {
   std::vector<std::string> out;

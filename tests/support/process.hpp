@@ -48,6 +48,15 @@ inline bool poll_until(const std::function<bool()>& done, std::chrono::milliseco
   }
 }
 
+// The lines of a text (a log, a command's output), without their newlines.
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(line);
+  return lines;
+}
+
 inline std::string read_file(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::ostringstream s;

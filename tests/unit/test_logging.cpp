@@ -19,16 +19,9 @@
 namespace {
 
 namespace fs = std::filesystem;
+using kf_test::lines_of;
 using kf_test::read_file;
 using kf_test::TempDir;
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    out.push_back(line);
-  return out;
-}
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

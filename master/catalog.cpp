@@ -251,7 +251,7 @@ RegisterResult Catalog::register_relay(const RegisterInput& in, UnixMillis now) 
 
   auto it = relays_.find(row.id);
   if (it == relays_.end())
-    it = relays_.emplace(row.id, make_state(store::RelayRecord{row, std::nullopt, {}})).first;
+    it = relays_.emplace(row.id, make_state(store::RelayRecord{row, std::nullopt, {}, {}})).first;
   RelayState& state = it->second;
   state.record.relay = row;
   state.name = make_text(row.name, row.charset);
@@ -301,14 +301,18 @@ Status Catalog::apply_report(std::int64_t relay_id, const ReportInput& report, U
   }
   auto& rec = it->second.record;
   const bool was_online = online(rec.relay, now);
-  const store::StatusRow status{report.users, report.games, report.playing_games, now};
+  const store::StatusRow status{report.users, report.games, report.playing_games, now, report.headroom};
   store_.save_report(relay_id, status, report.waiting, report.measurements, now, report.playing);
   for (const auto& m : report.measurements)
     index_measurement(relay_id, m);
 
   const bool same = was_online && rec.status && rec.status->users == status.users &&
                     rec.status->games == status.games && rec.status->playing_games == status.playing_games &&
+                    rec.status->headroom.refusing == status.headroom.refusing &&
+                    rec.status->headroom.cause == status.headroom.cause &&
                     same_games(rec.waiting, report.waiting) && same_playing(rec.playing, report.playing);
+  // A relay starting or stopping to refuse new load changes picks: visible at once, like coming online.
+  const bool busy_changed = rec.status && rec.status->headroom.refusing != status.headroom.refusing;
   rec.relay.last_report_unix_ms = now;
   rec.status = status;
   rec.waiting = report.waiting;
@@ -316,7 +320,7 @@ Status Catalog::apply_report(std::int64_t relay_id, const ReportInput& report, U
   if (!same) {
     // A relay coming online changes the list at once; new numbers of a listed relay may wait for the next
     // rebuild (see snapshot()).
-    if (was_online) {
+    if (was_online && !busy_changed) {
       ++numbers_version_;
     } else {
       changed();
@@ -547,6 +551,7 @@ std::shared_ptr<Snapshot> Catalog::build_locked(UnixMillis now) {
       s.users = state.record.status->users;
       s.games = state.record.status->games;
       s.playing_games = state.record.status->playing_games;
+      s.headroom = state.record.status->headroom;
     }
     s.waiting_games = static_cast<std::int64_t>(state.record.waiting.size());
     if (s.online) {

@@ -107,6 +107,7 @@ struct ReportInput {
   std::vector<store::GameRow> waiting;
   std::vector<store::MeasurementRow> measurements;
   std::vector<store::PlayingRow> playing;
+  store::HeadroomRow headroom;
 };
 
 struct TouchInput {
@@ -138,6 +139,9 @@ struct ListedServer {
   std::int64_t users = 0, max_users = 0, games = 0, playing_games = 0, max_games = 0, waiting_games = 0;
   UnixMillis last_report_unix_ms = 0;  // last report or touch
   LagMark lag = LagMark::kUnknown;     // the worst mark of its playing games (lag_mark.hpp)
+  // Our relays' headroom (issue 14): a busy relay refuses new load and is left out of picks.
+  std::optional<store::HeadroomRow> headroom;
+  bool busy() const { return online && headroom && headroom->refusing; }
 };
 
 struct ListedGame {

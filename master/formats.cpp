@@ -143,6 +143,16 @@ json lag_json(LagMark m) {
   return m == LagMark::kUnknown ? json(nullptr) : json(lag_mark_key(m));
 }
 
+// A relay's headroom (issue 14): null for servers that do not report one.
+json headroom_json(const ListedServer& s) {
+  if (!s.headroom) return nullptr;
+  const auto& h = *s.headroom;
+  return {{"refusing", h.refusing},
+          {"cause", h.cause.empty() ? json(nullptr) : json(h.cause)},
+          {"loop_busy", static_cast<double>(h.busy_permille) / 1000.0},
+          {"receive_drops", h.receive_drops}};
+}
+
 bool matches(const ListedServer& s, const RelayFilter& f) {
   if (f.online_only && !s.online) return false;
   if (f.has_room && s.max_users > 0 && s.users >= s.max_users) return false;
@@ -178,7 +188,9 @@ std::string render_api_relays(const Snapshot& s, const RelayFilter& f) {
                       {"external", srv.external},
                       {"source", srv.source},
                       {"last_report_unix_ms", srv.last_report_unix_ms},
-                      {"lag", lag_json(srv.lag)}});
+                      {"lag", lag_json(srv.lag)},
+                      {"busy", srv.busy()},
+                      {"headroom", headroom_json(srv)}});
   }
   return dump(json{{"generated_unix_ms", s.built_unix_ms}, {"relays", std::move(relays)}});
 }
@@ -215,9 +227,8 @@ std::string render_api_games(const Snapshot& s) {
                        {"wait_ms", g.wait_ms},
                        {"worst_player_wait_ms", g.worst_wait_ms}});
   }
-  return dump(json{{"generated_unix_ms", s.built_unix_ms},
-                   {"games", std::move(games)},
-                   {"playing", std::move(playing)}});
+  return dump(json{
+      {"generated_unix_ms", s.built_unix_ms}, {"games", std::move(games)}, {"playing", std::move(playing)}});
 }
 
 }  // namespace kaillera::master

@@ -1,5 +1,6 @@
 #include "master/proto_convert.hpp"
 
+#include <cmath>
 #include <set>
 
 #include "common/net/address.hpp"
@@ -238,6 +239,23 @@ Status report_from_proto(const v1::LoadReport& report, UnixMillis now, ReportInp
     out.waiting.push_back(std::move(g));
   }
   if (Status s = playing_from_proto(report, out.playing); !s.ok()) return s;
+  if (report.has_headroom()) {
+    const auto& h = report.headroom();
+    if (!(h.loop_busy() >= 0 && h.loop_busy() <= 1.5)) {  // a measurement over a stretched second may pass 1
+      return bad("report.headroom.loop_busy: must be 0..1.5 (got " + std::to_string(h.loop_busy()) + ")");
+    }
+    if (h.refusing() != !h.cause().empty() ||
+        (h.refusing() && h.cause() != "busy_loop" && h.cause() != "receive_drops" && h.cause() != "forced")) {
+      return bad(
+          "report.headroom.cause: busy_loop, receive_drops or forced while refusing, empty otherwise (got "
+          "\"" +
+          h.cause().substr(0, 32) + "\")");
+    }
+    out.headroom.refusing = h.refusing();
+    out.headroom.cause = h.cause();
+    out.headroom.busy_permille = static_cast<std::int64_t>(std::lround(h.loop_busy() * 1000));
+    out.headroom.receive_drops = h.receive_drops();
+  }
   return measurements_from_proto(report.measurements(), "report.measurements", now, out.measurements);
 }
 

@@ -12,7 +12,8 @@
 namespace kaillera::net {
 namespace {
 
-constexpr std::size_t kControlSize = CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(timespec));
+constexpr std::size_t kControlSize =
+    CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(timespec)) + CMSG_SPACE(sizeof(std::uint32_t));
 
 sockaddr_in to_sockaddr(const Endpoint& e) {
   sockaddr_in a{};
@@ -44,6 +45,7 @@ UdpSocket& UdpSocket::operator=(UdpSocket&& o) noexcept {
     controls_ = std::move(o.controls_);
     received_ = std::move(o.received_);
     truncated_ = o.truncated_;
+    kernel_drops_ = o.kernel_drops_;
     msgs_ = std::move(o.msgs_);
     iovs_ = std::move(o.iovs_);
     addrs_ = std::move(o.addrs_);
@@ -62,6 +64,8 @@ std::string UdpSocket::open(const Endpoint& local, std::size_t batch, std::size_
   if (fd_ < 0) return std::string("socket: ") + std::strerror(errno);
   int one = 1;
   ::setsockopt(fd_, IPPROTO_IP, IP_RECVTTL, &one, sizeof one);
+  // The kernel's count of datagrams it dropped because the receive buffer was full, on every datagram.
+  ::setsockopt(fd_, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
   int bufsize = 4 << 20;
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof bufsize);
   ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof bufsize);
@@ -126,6 +130,11 @@ std::span<const ReceivedDatagram> UdpSocket::receive_batch() {
         timespec ts{};
         std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
         d.rx_time_ns = static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+      } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+        std::uint32_t dropped = 0;  // since the socket opened, wrapping at 2^32
+        std::memcpy(&dropped, CMSG_DATA(c), sizeof dropped);
+        const auto seen = static_cast<std::uint32_t>(kernel_drops_);
+        kernel_drops_ += static_cast<std::uint32_t>(dropped - seen);
       }
     }
     d.data = {buffers_.data() + static_cast<std::size_t>(i) * max_datagram_, msgs[i].msg_len};

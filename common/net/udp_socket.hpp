@@ -53,6 +53,9 @@ class UdpSocket {
   int fd() const { return fd_; }
   // Datagrams larger than the receive buffer, dropped by receive_batch (for the caller's counters).
   std::uint64_t truncated() const { return truncated_; }
+  // Datagrams the kernel dropped because the receive buffer was full (SO_RXQ_OVFL). The kernel stamps its
+  // count on the datagrams it queues after a drop, so drops show here with the next datagram read.
+  std::uint64_t kernel_drops() const { return kernel_drops_; }
   Endpoint local() const { return local_; }
 
  private:
@@ -61,6 +64,7 @@ class UdpSocket {
   Endpoint local_;
   std::size_t batch_ = 0;
   std::uint64_t truncated_ = 0;
+  std::uint64_t kernel_drops_ = 0;
   std::size_t max_datagram_ = 0;
   std::vector<std::uint8_t> buffers_;
   std::vector<std::uint8_t> controls_;

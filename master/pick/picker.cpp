@@ -132,6 +132,7 @@ PickOutput Picker::pick_now(const PickInput& in, UnixMillis now) const {
     c.reachable = !s.host.empty() && s.port > 0;
     c.users = s.users;
     c.max_users = s.max_users;
+    c.busy = s.busy();
     c.players.resize(in.players.size());
     for (std::size_t i = 0; i < in.players.size(); ++i) {
       PairValue& v = c.players[i];

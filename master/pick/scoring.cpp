@@ -98,6 +98,8 @@ Ranking rank(std::span<const Candidate> candidates, const Options& options) {
       r.excluded.push_back({i, "unreachable"});
     } else if (c.max_users > 0 && c.users >= c.max_users) {
       r.excluded.push_back({i, "full"});
+    } else if (c.busy) {
+      r.excluded.push_back({i, "busy"});
     } else {
       r.ranked.push_back(score_of(c, i));
     }

@@ -56,6 +56,7 @@ struct Candidate {
   bool reachable = true;  // false: failed its address check or has no way to be reached by players
   std::int64_t users = 0;
   std::int64_t max_users = 0;      // 0 = unlimited
+  bool busy = false;               // refuses new load (issue 14): out like a full relay
   std::vector<PairValue> players;  // one per player, in the request's order
 };
 
@@ -80,7 +81,7 @@ struct Score {
 
 struct Excluded {
   std::size_t candidate = 0;
-  std::string reason;  // "offline", "full", "unreachable"
+  std::string reason;  // "offline", "full", "busy", "unreachable"
 };
 
 struct Ranking {

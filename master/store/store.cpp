@@ -45,11 +45,13 @@ RelayRow read_relay(const Stmt& s) {
 }
 
 std::optional<StatusRow> read_status(Db& db, std::int64_t id) {
-  auto s =
-      db.prepare("SELECT users, games, playing_games, updated_unix_ms FROM relay_status WHERE relay_id = ?1");
+  auto s = db.prepare(
+      "SELECT users, games, playing_games, updated_unix_ms, refusing, refusing_cause, busy_permille, "
+      "receive_drops FROM relay_status WHERE relay_id = ?1");
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
-  return StatusRow{s.int64(0), s.int64(1), s.int64(2), s.int64(3)};
+  return StatusRow{s.int64(0), s.int64(1), s.int64(2), s.int64(3),
+                   HeadroomRow{s.int64(4) != 0, s.text(5), s.int64(6), s.int64(7)}};
 }
 
 bool all_digits(std::string_view s) {
@@ -69,10 +71,13 @@ Store::Store(Db& db)
           "registered_unix_ms = ?18, last_report_unix_ms = ?19, listed = ?20, verified = ?21, external = ?22 "
           "WHERE id = ?1")),
       upsert_status_(db.prepare(
-          "INSERT INTO relay_status (relay_id, users, games, playing_games, updated_unix_ms) "
-          "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (relay_id) DO UPDATE SET users = excluded.users, "
+          "INSERT INTO relay_status (relay_id, users, games, playing_games, updated_unix_ms, refusing, "
+          "refusing_cause, busy_permille, receive_drops) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+          "ON CONFLICT (relay_id) DO UPDATE SET users = excluded.users, "
           "games = excluded.games, playing_games = excluded.playing_games, "
-          "updated_unix_ms = excluded.updated_unix_ms")),
+          "updated_unix_ms = excluded.updated_unix_ms, refusing = excluded.refusing, "
+          "refusing_cause = excluded.refusing_cause, busy_permille = excluded.busy_permille, "
+          "receive_drops = excluded.receive_drops")),
       delete_games_(db.prepare("DELETE FROM waiting_games WHERE relay_id = ?1")),
       insert_game_(db.prepare("INSERT OR REPLACE INTO waiting_games (relay_id, game_id, rom, owner, "
                               "emulator, players, max_players) "
@@ -320,7 +325,11 @@ void Store::save_report(std::int64_t relay_id, const StatusRow& status, const st
         .bind(2, status.users)
         .bind(3, status.games)
         .bind(4, status.playing_games)
-        .bind(5, status.updated_unix_ms);
+        .bind(5, status.updated_unix_ms)
+        .bind(6, std::int64_t{status.headroom.refusing ? 1 : 0})
+        .bind(7, std::string_view(status.headroom.cause))
+        .bind(8, status.headroom.busy_permille)
+        .bind(9, status.headroom.receive_drops);
     while (upsert_status_.step()) {
     }
   }

@@ -43,11 +43,21 @@ struct RelayRow {
   bool external = false;
 };
 
+// A relay's headroom as of its last report (migrations/0004_headroom.sql).
+struct HeadroomRow {
+  bool refusing = false;           // it refuses new connections, logins and game starts
+  std::string cause;               // busy_loop, receive_drops, forced; "" while admitting
+  std::int64_t busy_permille = 0;  // time in handlers over wall time, in thousandths
+  std::int64_t receive_drops = 0;  // datagrams the kernel dropped in its last second
+  bool operator==(const HeadroomRow&) const = default;
+};
+
 struct StatusRow {
   std::int64_t users = 0;
   std::int64_t games = 0;
   std::int64_t playing_games = 0;
   std::int64_t updated_unix_ms = 0;
+  HeadroomRow headroom{};
 };
 
 struct GameRow {

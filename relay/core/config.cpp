@@ -34,6 +34,9 @@ std::string validate(const Config& c) {
   if (c.lagstat_window < Seconds(6) || c.lagstat_window > Seconds(3600))
     return "lagstat_window_s: must be 6..3600";
   if (c.lag_notice.count() < 0) return "lag_notice_ms: must not be negative";
+  if (c.admission.busy_resume > c.admission.busy_limit)
+    return "busy_resume: must not be above busy_limit (" + std::to_string(c.admission.busy_resume) + " > " +
+           std::to_string(c.admission.busy_limit) + ")";
   if (c.redundancy > 8) return "redundancy: must be 0..8";
   if (c.burst_redundancy > 16) return "burst_redundancy: must be 0..16";
   if (c.max_datagram < 512 || c.max_datagram > 8192) return "max_datagram: must be 512..8192";

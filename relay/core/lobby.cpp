@@ -34,6 +34,11 @@ void Server::Impl::complete_login(Session& s, TimePoint now) {
     refusal = "Ping too high: " + std::to_string(s.ping_ms) + " > " + std::to_string(cfg.max_ping_ms);
   } else if (cfg.max_users != 0 && logged_in_count() >= cfg.max_users && !s.exempt()) {
     refusal = "Server is full";
+  } else if (admission.refusing() && !s.exempt()) {
+    ++counters.refused_busy_login;
+    refusal =
+        "Server busy: it takes no new players right now; games already playing continue. Try again "
+        "later or another server";
   } else {
     for (auto& [id, other] : sessions) {
       if (other.get() == &s || other->state != SessionState::kLoggedIn) continue;

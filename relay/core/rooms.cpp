@@ -264,7 +264,12 @@ void Server::Impl::on_game_chat(Session& s, std::string_view text, TimePoint now
 // ---------------------------------------------------------------------------------------------------------------
 // Start, ready.
 
-std::string Server::Impl::start_refusal(const Game& g) const {
+std::string Server::Impl::start_refusal(const Game& g) {
+  if (admission.refusing()) {
+    ++counters.refused_busy_start;
+    return "the server is busy and starts no new games right now (games already playing continue); try "
+           "again in a minute";
+  }
   if (player_count(g) < 2 && !cfg.allow_single_player) return "at least two players are needed";
   for (const auto& p : g.players) {
     if (p.left) continue;

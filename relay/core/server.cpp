@@ -151,6 +151,9 @@ void Server::fair_answer(std::uint32_t game_id, const std::vector<std::string>& 
 Snapshot Server::snapshot() const {
   Snapshot snap;
   snap.users = impl_->logged_in_count();
+  snap.load = impl_->admission.last();
+  snap.refusing = impl_->admission.refusing();
+  snap.refusing_cause = Admission::cause_key(impl_->admission.cause());
   for (const auto& [id, g] : impl_->games) {
     ++snap.games;
     if (g->state != GameState::kWaiting) {
@@ -163,6 +166,16 @@ Snapshot Server::snapshot() const {
                             static_cast<std::uint32_t>(g->players.size()), g->max_players});
   }
   return snap;
+}
+
+bool Server::set_load(const LoadFigures& figures, TimePoint now) {
+  return impl_->admission.update(figures, impl_->cfg.admission, now);
+}
+const Admission& Server::admission() const {
+  return impl_->admission;
+}
+void Server::set_admission_limits(const AdmissionLimits& limits) {
+  impl_->cfg.admission = limits;
 }
 
 Snapshot Server::snapshot(TimePoint now) const {
@@ -392,6 +405,9 @@ void Server::Impl::on_handshake(std::uint16_t local_port, const net::Endpoint& f
                       (per_client_ports && free_ports.empty());
     if (full) {
       ++counters.server_full;
+      n = proto::write_simple(reply, proto::HandshakeKind::kToo);
+    } else if (admission.refusing() && mod.level_of(from.ip, now) < Level::kElevated) {
+      ++counters.refused_busy_hello;  // the client says the server is full: the nearest it knows
       n = proto::write_simple(reply, proto::HandshakeKind::kToo);
     } else if (per_client_ports) {
       const std::uint16_t port = free_ports.back();

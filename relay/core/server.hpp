@@ -80,6 +80,9 @@ struct Counters {
   std::uint64_t refused_chat_flood = 0;        // lobby chat faster than chat_flood
   std::uint64_t refused_command_flood = 0;     // commands faster than the command bucket allows
   std::uint64_t refused_silenced = 0;          // chat from a silenced or muted user
+  std::uint64_t refused_busy_hello = 0;        // HELLOs answered TOO while the relay refused new load
+  std::uint64_t refused_busy_login = 0;        // logins refused while the relay refused new load
+  std::uint64_t refused_busy_start = 0;        // game starts refused while the relay refused new load
   std::uint64_t staff_actions = 0;             // staff commands that changed something
   std::uint64_t moderation_writes_failed = 0;  // lasting changes the shell could not write
 };
@@ -115,6 +118,10 @@ struct Snapshot {
     std::uint32_t worst_wait_ms;  // the most one player made it lose, <= wait_ms
   };
   std::vector<PlayingGame> playing;
+  // Headroom (admission.hpp): the shell's figures of the last second, and whether new load is refused.
+  LoadFigures load;
+  bool refusing = false;
+  std::string refusing_cause;  // Admission::cause_key
 };
 
 class Server {
@@ -163,6 +170,13 @@ class Server {
   void set_fair_hook(FairHook hook);
   // The answer to a /fair: each line goes to the room's chat; nothing happens when the room has closed.
   void fair_answer(std::uint32_t game_id, const std::vector<std::string>& lines, TimePoint now, Sink& out);
+
+  // --- Admission (admission.hpp, docs/OPERATING.md "Admission") ---
+  // The shell's measured load of the last second; true when the relay starts or stops refusing new load.
+  bool set_load(const LoadFigures& figures, TimePoint now);
+  const Admission& admission() const;
+  // Changes the limits at run time (SIGHUP, tests); the next set_load applies them.
+  void set_admission_limits(const AdmissionLimits& limits);
 
   // --- Lag statistics (docs/RELAY.md "Lag statistics") ---
   // The addresses of the players in games being played, each once: the shell probes them now and then.

@@ -149,6 +149,7 @@ struct Server::Impl {
 
   Config cfg;
   Counters counters;
+  Admission admission;  // admission.hpp: refusing new load while over the limits
   std::uint16_t handshake_port = 0;
   std::vector<std::uint16_t> game_ports;
   bool per_client_ports = false;
@@ -336,7 +337,7 @@ struct Server::Impl {
   std::uint32_t player_count(const Game& g) const;
   void check_games(TimePoint now);
   Player* player_of(Game& g, std::uint16_t user_id);
-  std::string start_refusal(const Game& g) const;
+  std::string start_refusal(const Game& g);  // also counts busy refusals
   std::uint32_t allocate_game_id();
 
   void announce_to_room(const Game& g, std::string_view line);  // 0x08 from "Server" to everyone present

@@ -275,6 +275,18 @@ void MasterReporter::run() {
         g->set_players(w.players);
         g->set_max_players(w.max_players);
       }
+      {
+        const Snapshot& s = data.snapshot;
+        auto* h = r->mutable_headroom();
+        h->set_loop_busy(static_cast<float>(s.load.busy));
+        h->set_receive_drops(
+            static_cast<std::uint32_t>(std::min<std::uint64_t>(s.load.receive_drops, UINT32_MAX)));
+        h->set_send_failures(
+            static_cast<std::uint32_t>(std::min<std::uint64_t>(s.load.send_failures, UINT32_MAX)));
+        h->set_tick_late_ms(static_cast<std::uint32_t>(s.load.tick_late.count()));
+        h->set_refusing(s.refusing);
+        h->set_cause(s.refusing_cause);
+      }
       for (const auto& p : data.snapshot.playing) {
         auto* g = r->add_playing();
         g->set_game_id(p.id);

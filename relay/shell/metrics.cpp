@@ -22,7 +22,7 @@ namespace kaillera::relay::shell {
 // --------------------------------------------------------------------------------------------
 
 // A new Counters field must be exported here too; this fails to compile until it is.
-static_assert(sizeof(Counters) == 49 * sizeof(std::uint64_t), "Counters changed: update render_metrics()");
+static_assert(sizeof(Counters) == 52 * sizeof(std::uint64_t), "Counters changed: update render_metrics()");
 // Likewise for the prober's counters and render_probe_metrics().
 static_assert(sizeof(probe::Counters) ==
                   (7 + probe::kMethods + probe::kMethods * probe::kOutcomes) * sizeof(std::uint64_t),
@@ -125,12 +125,25 @@ std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStat
   sample(out, "kaillera_relay_refused_total", c.refused_chat_flood, "reason=\"chat_flood\"");
   sample(out, "kaillera_relay_refused_total", c.refused_command_flood, "reason=\"command_flood\"");
   sample(out, "kaillera_relay_refused_total", c.refused_silenced, "reason=\"silenced\"");
+  sample(out, "kaillera_relay_refused_total", c.refused_busy_hello, "reason=\"busy_hello\"");
+  sample(out, "kaillera_relay_refused_total", c.refused_busy_login, "reason=\"busy_login\"");
+  sample(out, "kaillera_relay_refused_total", c.refused_busy_start, "reason=\"busy_start\"");
   counter(out, "staff_actions", c.staff_actions,
           "Staff commands that changed something (bans, kicks, grants, ...).");
   counter(out, "moderation_writes_failed", c.moderation_writes_failed,
           "Lasting moderation changes the state file could not take (they last until restart).");
 
   counter(out, "send_failures", shell.send_failures, "Datagrams the kernel did not accept.");
+  counter(out, "receive_drops", shell.receive_drops,
+          "Datagrams the kernel dropped because a receive buffer was full (SO_RXQ_OVFL).");
+  // Headroom of the last measured second (docs/OPERATING.md "Admission").
+  family(out, "kaillera_relay_loop_busy_ratio", "gauge", "Time in handlers over wall time, last second.");
+  out.append("kaillera_relay_loop_busy_ratio ").append(std::to_string(s.load.busy)).append("\n");
+  gauge(out, "tick_late_milliseconds",
+        static_cast<std::uint64_t>(std::max<std::int64_t>(0, s.load.tick_late.count())),
+        "How late the 10 ms tick ran at worst, last second.");
+  gauge(out, "refusing_new_load", s.refusing ? 1 : 0,
+        "1 while new connections, logins and game starts are refused for load (busy_limit, drop_limit).");
   counter(out, "oversized_datagrams", shell.oversized,
           "Datagrams larger than the receive buffer, dropped unread.");
   counter(out, "unknown_port_sends", shell.unknown_port_sends, "Sends from a port without a socket (a bug).");

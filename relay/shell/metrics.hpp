@@ -28,6 +28,7 @@ struct ShellStats {
   std::uint64_t send_failures = 0;       // datagrams the kernel did not take (would block or refused)
   std::uint64_t unknown_port_sends = 0;  // the core asked to send from a port the shell has no socket for
   std::uint64_t oversized = 0;           // datagrams larger than the receive buffer, dropped unread
+  std::uint64_t receive_drops = 0;       // datagrams the kernel dropped for full receive buffers
   double start_time_seconds = 0;         // Unix time of the start
 };
 

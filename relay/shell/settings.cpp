@@ -50,6 +50,23 @@ Setter millis_key(Millis Config::*field, std::int64_t max) {
   };
 }
 
+// A share of the time, 0..1, of the admission limits.
+Setter share_key(double AdmissionLimits::*field) {
+  return [=](const toml::node& n, Settings& s) -> std::string {
+    double x = 0;
+    if (const auto* i = n.as_integer()) {
+      x = static_cast<double>(i->get());
+    } else if (const auto* f = n.as_floating_point()) {
+      x = f->get();
+    } else {
+      return "must be a number 0..1 (got " + type_name(n) + ")";
+    }
+    if (!std::isfinite(x) || x < 0 || x > 1) return "must be a number 0..1 (got " + std::to_string(x) + ")";
+    s.core.admission.*field = x;
+    return {};
+  };
+}
+
 Setter bool_key(bool Config::*field) {
   return [=](const toml::node& n, Settings& s) { return config::get_bool(n, s.core.*field); };
 }
@@ -205,6 +222,25 @@ const std::map<std::string, Setter, std::less<>>& toml_keys() {
          return problem;
        }},
       {"lag_notice_ms", millis_key(&Config::lag_notice, kWeekMs)},
+      // Admission before overload (docs/OPERATING.md "Admission").
+      {"busy_limit", share_key(&AdmissionLimits::busy_limit)},
+      {"busy_resume", share_key(&AdmissionLimits::busy_resume)},
+      {"drop_limit",
+       [](const toml::node& n, Settings& s) {
+         std::int64_t x = 0;
+         std::string problem = config::get_int(n, 0, 1'000'000, x, "must be an integer 0..1000000");
+         if (problem.empty()) s.core.admission.drop_limit = static_cast<std::uint64_t>(x);
+         return problem;
+       }},
+      {"resume_after_s",
+       [](const toml::node& n, Settings& s) {
+         std::int64_t x = 0;
+         std::string problem = config::get_int(n, 1, 3600, x, "must be an integer number of seconds 1..3600");
+         if (problem.empty()) s.core.admission.resume_after = std::chrono::seconds(x);
+         return problem;
+       }},
+      {"refuse_new_load",
+       [](const toml::node& n, Settings& s) { return config::get_bool(n, s.core.admission.force_busy); }},
       {"access_file", shell_string_key(&Settings::access_file)},
       {"access_dns_refresh_s", shell_uint_key(&Settings::access_dns_refresh_s, 10, 86400)},
       {"state_db", shell_string_key(&Settings::state_db)},
@@ -529,6 +565,12 @@ std::string reloadable_value(const Settings& s, std::string_view key) {
   if (key == "access_dns_refresh_s") return std::to_string(s.access_dns_refresh_s);
   if (key == "admins") return config::list_text(s.core.admins);
   if (key == "log_level") return s.log_level;
+  const AdmissionLimits& a = s.core.admission;
+  if (key == "busy_limit") return std::to_string(a.busy_limit);
+  if (key == "busy_resume") return std::to_string(a.busy_resume);
+  if (key == "drop_limit") return std::to_string(a.drop_limit);
+  if (key == "resume_after_s") return std::to_string(a.resume_after.count());
+  if (key == "refuse_new_load") return a.force_busy ? "true" : "false";
   return {};
 }
 
@@ -558,6 +600,7 @@ ReloadPlan plan_reload(const Settings& running) {
   s.access_dns_refresh_s = next.access_dns_refresh_s;
   s.core.admins = next.core.admins;
   s.log_level = next.log_level;
+  s.core.admission = next.core.admission;
   return plan;
 }
 

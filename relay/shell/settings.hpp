@@ -89,7 +89,12 @@ inline constexpr std::string_view kReloadableKeys[] = {"announce",
                                                        "access_file",
                                                        "access_dns_refresh_s",
                                                        "admins",
-                                                       "log_level"};
+                                                       "log_level",
+                                                       "busy_limit",
+                                                       "busy_resume",
+                                                       "drop_limit",
+                                                       "resume_after_s",
+                                                       "refuse_new_load"};
 struct ReloadPlan {
   std::string error;                 // relay.toml or the command line is refused now: nothing changes
   Settings settings;                 // `running` with the reloadable keys' new values

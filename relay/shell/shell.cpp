@@ -335,7 +335,14 @@ class Relay {
     });
   }
 
+  // The time spent here counts as busy (measure_load).
   void drain(PortSocket& s) {
+    const TimePoint t0 = Clock::now();
+    drain_batches(s);
+    meter_.busy += Clock::now() - t0;
+  }
+
+  void drain_batches(PortSocket& s) {
     bool more = false;
     for (int i = 0; i < kMaxBatchesPerWake; ++i) {
       const auto before = s.udp.truncated();
@@ -368,11 +375,15 @@ class Relay {
     tick_.async_wait([this](error_code ec) {
       if (ec || stopping_) return;
       const TimePoint now = Clock::now();
+      meter_.worst_late = std::max(meter_.worst_late,
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(now - next_tick_));
       server_->on_tick(now, sink_);
       sink_.flush();
+      measure_load(now);
       publish_reports(now);
       publish_announce(now);
       probe_players(now);
+      meter_.busy += Clock::now() - now;
       if (server_->shutdown_requested()) {
         spdlog::info("an admin asked for /shutdown: stopping");
         server_->shutdown("Server shutting down", now, sink_);
@@ -497,6 +508,37 @@ class Relay {
       spdlog::info("probes: ICMP echo over a {}, UDP with rising TTL as the fallback",
                    prober_->icmp_description());
     }
+  }
+
+  // Headroom (docs/OPERATING.md "Admission"): over each second, the time spent in handlers over wall time,
+  // the datagrams the kernel dropped for full receive buffers, the sends it refused, and how late the tick
+  // ran; the core decides from them whether to take new load.
+  void measure_load(TimePoint now) {
+    if (meter_.since == TimePoint{}) meter_.since = now;
+    const auto wall = std::chrono::duration_cast<std::chrono::nanoseconds>(now - meter_.since);
+    if (wall < std::chrono::seconds(1)) return;
+    std::uint64_t drops = 0;
+    for (const auto& s : sockets_)
+      drops += s->udp.kernel_drops();
+    stats_.receive_drops = drops;
+    LoadFigures f;
+    f.busy = static_cast<double>(meter_.busy.count()) / static_cast<double>(wall.count());
+    f.receive_drops = drops - meter_.drops_before;
+    f.send_failures = stats_.send_failures - meter_.send_failures_before;
+    f.tick_late = meter_.worst_late;
+    if (server_->set_load(f, now)) {
+      if (server_->admission().refusing()) {
+        spdlog::warn(
+            "admission: refusing new connections, logins and game starts ({}); games already playing "
+            "continue",
+            server_->admission().reason());
+      } else {
+        spdlog::info(
+            "admission: taking new load again (loop {:.0f} % busy, {} receive drops in the last second)",
+            f.busy * 100, f.receive_drops);
+      }
+    }
+    meter_ = LoadMeter{now, {}, {}, drops, stats_.send_failures};
   }
 
   // The round trips of the players in play, for /lagstat (Server::note_rtt): asked of the prober, whose
@@ -751,6 +793,7 @@ class Relay {
     kaillera::log::log_reload(plan.changed, plan.restart, settings_.config_file);
     if (plan.settings.log_level != settings_.log_level) kaillera::log::set_level(plan.settings.log_level);
     settings_ = std::move(plan.settings);
+    server_->set_admission_limits(settings_.core.admission);
     if (plan.announce_changed) {
       if (announcer_) announcer_->stop();
       announcer_.reset();
@@ -832,6 +875,12 @@ class Relay {
   std::unique_ptr<FairAsker> fair_;
   TimePoint last_publish_{};
   TimePoint last_play_probe_{};
+  struct LoadMeter {
+    TimePoint since{};
+    std::chrono::nanoseconds busy{0};         // in handlers since `since`
+    std::chrono::milliseconds worst_late{0};  // the latest tick since `since`
+    std::uint64_t drops_before = 0, send_failures_before = 0;
+  } meter_;
 #endif
 };
 

@@ -3,11 +3,13 @@
 // stopped relay goes offline and leaves the public list.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <regex>
 #include <thread>
 
 #include "client/player.hpp"
 #include "client/udp_driver.hpp"
+#include "tests/integration/live_client.hpp"
 #include "tests/integration/servers.hpp"
 
 using namespace kf_test;
@@ -202,6 +204,77 @@ TEST_F(System, APlayingGamesLagReachesTheMasterWithItsMark) {
   play.join();
   EXPECT_TRUE(slow.result().completed) << slow.result().phase;
   EXPECT_TRUE(fast.result().completed) << fast.result().phase;
+}
+
+// Issue 14: a relay held busy (its operator knob, refuse_new_load, set by SIGHUP while a game plays) refuses
+// a new player at the handshake, lets the running game finish bit-exact, and the master shows it busy and
+// leaves it out of a pick.
+TEST_F(System, ABusyRelayRefusesNewLoadFinishesItsGameAndIsLeftOutOfPicks) {
+  const auto config = dir / "relay.toml";
+  { std::ofstream(config) << "name = \"Busy relay\"\n"; }
+  start("busy", {"--config", config.string()});
+  if (HasFatalFailure()) return;
+  wait_online();
+  kc::PlayerOptions o;
+  o.session.server = {0x7F000001, relay.handshake_port};
+  o.session.emulator = "MAME32k 0.64";
+  o.game = "Street Fighter II";
+  o.players = 2;
+  o.frames = 480;  // 8 s at 60 fps
+  o.fps = 60;
+  o.session.name = "ryu";
+  kc::Player owner(o);
+  o.session.name = "ken";
+  o.role = kc::PlayerOptions::Role::kJoinByName;
+  kc::Player guest(o);
+  kc::DriverOptions d;
+  d.deadline = kc::Millis(40000);
+  kc::UdpDriver driver(d);
+  ASSERT_EQ(driver.add(owner), "");
+  ASSERT_EQ(driver.add(guest), "");
+  std::jthread play([&] { driver.run(); });
+  ASSERT_TRUE(
+      poll_until([&] { return metric(relay.metrics_port, "kaillera_relay_playing_games") == 1; }, 20s));
+
+  { std::ofstream(config, std::ios::app) << "refuse_new_load = true\n"; }
+  ::kill(relay.process->pid(), SIGHUP);
+  nlohmann::json entry;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        entry = relay_entry(master.http_port);
+        return entry.is_object() && entry.value("busy", false);
+      },
+      10s))
+      << entry.dump() << "\n"
+      << relay.process->log();
+  EXPECT_EQ(entry["headroom"]["cause"], "forced");
+  EXPECT_EQ(metric(relay.metrics_port, "kaillera_relay_refusing_new_load"), 1);
+
+  // A new player: TOO, which clients show as a full server.
+  LiveClient late(relay.handshake_port, "late", kf_test::loopback_ip(7));
+  ASSERT_EQ(late.socket_error(), "");
+  EXPECT_FALSE(late.login(5s));
+  EXPECT_NE(late.session().error().find("TOO"), std::string::npos) << late.session().error();
+
+  // The pick leaves it out, with the reason.
+  const std::string body = R"({"players": ["127.0.0.1"], "deadline_ms": 200})";
+  const auto pick = http_exchange(master.http_port,
+                                  "POST /api/v1/pick HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                  "Content-Type: application/json\r\nContent-Length: " +
+                                      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+  ASSERT_EQ(pick.status, 200) << pick.body;
+  const auto answer = nlohmann::json::parse(pick.body);
+  EXPECT_TRUE(answer["ranking"].empty()) << pick.body;
+  ASSERT_EQ(answer["excluded"].size(), 1u) << pick.body;
+  EXPECT_EQ(answer["excluded"][0]["reason"], "busy");
+
+  // The game already playing finishes, every frame as lock-step must give it.
+  play.join();
+  EXPECT_TRUE(owner.result().completed) << owner.result().phase;
+  EXPECT_TRUE(guest.result().completed) << guest.result().phase;
+  EXPECT_EQ(owner.result().mismatches, 0u);
+  EXPECT_EQ(guest.result().mismatches, 0u);
+  EXPECT_EQ(metric(relay.metrics_port, "kaillera_relay_refused_total{reason=\"busy_hello\"}"), 1);
 }
 
 // "/fair" in a room: the relay asks the master's PickRelay for the room's players and answers in the room's

@@ -393,6 +393,20 @@ TEST(MasterProtoConvert, ChecksReports) {
     return g;
   };
   EXPECT_EQ(problem([&](auto& r) { playing(r); }), "");
+  EXPECT_EQ(problem([](auto& r) {
+              r.mutable_headroom()->set_refusing(true);
+              r.mutable_headroom()->set_cause("busy_loop");
+              r.mutable_headroom()->set_loop_busy(0.9f);
+            }),
+            "");
+  EXPECT_EQ(
+      problem([](auto& r) { r.mutable_headroom()->set_refusing(true); }),
+      "report.headroom.cause: busy_loop, receive_drops or forced while refusing, empty otherwise (got \"\")");
+  EXPECT_EQ(problem([](auto& r) { r.mutable_headroom()->set_cause("forced"); }),
+            "report.headroom.cause: busy_loop, receive_drops or forced while refusing, empty otherwise (got "
+            "\"forced\")");
+  EXPECT_EQ(problem([](auto& r) { r.mutable_headroom()->set_loop_busy(-0.5f); }),
+            "report.headroom.loop_busy: must be 0..1.5 (got -0.500000)");
   EXPECT_EQ(problem([&](auto& r) { playing(r)->set_wait_ms(60'001); }),
             "report.playing[0].wait_ms (60001) exceeds window_ms (60000)");
   EXPECT_EQ(problem([&](auto& r) { playing(r)->set_worst_player_wait_ms(1'001); }),

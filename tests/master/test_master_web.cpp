@@ -237,6 +237,10 @@ TEST(MasterWebMirror, ThePageShowsShiftJisNamesAndAMirroredServerMarkedExternal)
     ASSERT_TRUE(rw->Write(hello));
     v1::RelayMessage report;
     report.mutable_report()->set_users(1);
+    // Issue 14: it refuses new load; the page shows it busy.
+    report.mutable_report()->mutable_headroom()->set_refusing(true);
+    report.mutable_report()->mutable_headroom()->set_cause("busy_loop");
+    report.mutable_report()->mutable_headroom()->set_loop_busy(0.92f);
     ASSERT_TRUE(rw->Write(report));
     rw->WritesDone();
     ASSERT_TRUE(rw->Finish().ok());
@@ -271,6 +275,12 @@ TEST(MasterWebMirror, ThePageShowsShiftJisNamesAndAMirroredServerMarkedExternal)
   const auto relay_cell_end = dom.find("</td>", relay);
   const auto relay_tag = dom.find(">external<", relay);
   EXPECT_TRUE(relay_tag == std::string::npos || relay_tag > relay_cell_end);
+  // Busy, in its own row; the mirrored server is online.
+  const auto row_end = dom.find("</tr>", relay);
+  const auto busy = dom.find("class=\"badge busy\"", relay);
+  EXPECT_LT(busy, row_end) << dom.substr(relay, row_end - relay);
+  EXPECT_LT(dom.find(">busy<", relay), row_end);
+  EXPECT_NE(dom.find("class=\"badge on\">online<", mirrored), std::string::npos);
   EXPECT_EQ(master.stop(), 0);
 }
 

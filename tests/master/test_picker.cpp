@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "master/catalog.hpp"
+#include "master/formats.hpp"
 #include "master/http_routes.hpp"
 #include "master/pick/picker.hpp"
 #include "master/pick/render.hpp"
@@ -270,6 +271,42 @@ TEST_F(MasterPicker, FullAndOfflineRelaysAreLeftOutAndNotProbed) {
   EXPECT_TRUE(later.ranking.empty());
   EXPECT_EQ(later.excluded.size(), 2u);
   EXPECT_TRUE(asks().empty());
+}
+
+// Issue 14: a relay that reports no headroom (refusing new load) is left out like a full one, and shown busy.
+TEST_F(MasterPicker, ABusyRelayIsLeftOutWithTheReasonAndListedBusy) {
+  const auto busy = add_relay("busy", 27888);
+  const auto ok = add_relay("ok", 27890);
+  ReportInput r;
+  r.headroom = {true, "busy_loop", 930, 0};
+  ASSERT_TRUE(catalog_->apply_report(busy, r, kT0).ok());
+  measure(busy, {m("10.0.0.1", 1, 10, kSourceLoginAck, kT0)});  // the nearer one
+  measure(ok, {m("10.0.0.1", 6, 60, kSourceLoginAck, kT0)});
+  make_picker();
+  const PickOutput out = run(players({"10.0.0.1"}));
+  ASSERT_EQ(out.ranking.size(), 1u);
+  EXPECT_EQ(out.ranking[0].server.relay_id, ok);
+  ASSERT_EQ(out.excluded.size(), 1u);
+  EXPECT_EQ(out.excluded[0].first.relay_id, busy);
+  EXPECT_EQ(out.excluded[0].second, "busy");
+  EXPECT_TRUE(asks().empty());
+  const auto list = nlohmann::json::parse(render_api_relays(*catalog_->snapshot(kT0), {}));
+  for (const auto& e : list["relays"]) {
+    const bool is_busy = e["id"] == std::to_string(busy);
+    EXPECT_EQ(e["busy"], is_busy) << e.dump();
+    EXPECT_EQ(e["headroom"]["refusing"], is_busy) << e.dump();
+    if (is_busy) {
+      EXPECT_EQ(e["headroom"]["cause"], "busy_loop");
+      EXPECT_DOUBLE_EQ(e["headroom"]["loop_busy"].get<double>(), 0.93);
+    }
+  }
+  // Headroom again: picked again.
+  r.headroom = {false, "", 400, 0};
+  ASSERT_TRUE(catalog_->apply_report(busy, r, kT0 + 10).ok());
+  // (The same time as the first pick's snapshot: a change of busy rebuilds the list at once.)
+  const PickOutput again = run(players({"10.0.0.1"}));
+  ASSERT_EQ(again.ranking.size(), 2u) << (again.excluded.empty() ? "" : again.excluded[0].second);
+  EXPECT_EQ(again.ranking[0].server.relay_id, busy);
 }
 
 TEST_F(MasterPicker, ObjectivesDisagreeAndTheAnswerSaysWhatEachWouldPick) {

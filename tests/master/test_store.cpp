@@ -144,10 +144,10 @@ TEST_F(MasterStore, ReportsRoundTripAndReplaceTheGames) {
   store_->save_relay(rec.relay);
 
   store_->save_report(
-      id, StatusRow{3, 2, 1, 500},
+      id, StatusRow{3, 2, 1, 500, {}},
       {GameRow{7, "Street Fighter", "ann", "MAME32k", 1, 2}, GameRow{9, "Tekken", "bob", "ePSXe", 1, 4}},
       {MeasurementRow{"10.0.0.1", 5, 30, 1, 400}}, 500);
-  store_->save_report(id, StatusRow{4, 1, 0, 600}, {GameRow{9, "Tekken", "bob", "ePSXe", 2, 4}}, {}, 600);
+  store_->save_report(id, StatusRow{4, 1, 0, 600, {}}, {GameRow{9, "Tekken", "bob", "ePSXe", 2, 4}}, {}, 600);
 
   const auto back = *store_->load_relay(id);
   EXPECT_EQ(back.relay.name, std::string("Caf\xE9", 4));
@@ -163,7 +163,7 @@ TEST_F(MasterStore, ReportsRoundTripAndReplaceTheGames) {
 }
 
 TEST_F(MasterStore, AReportForAMissingRelayChangesNothing) {
-  EXPECT_THROW(store_->save_report(42, StatusRow{1, 1, 0, 1}, {GameRow{1, "x", "y", "z", 1, 2}}, {}, 1),
+  EXPECT_THROW(store_->save_report(42, StatusRow{1, 1, 0, 1, {}}, {GameRow{1, "x", "y", "z", 1, 2}}, {}, 1),
                StoreError);
   EXPECT_EQ(count(db_, "SELECT count(*) FROM waiting_games"), 0);
   EXPECT_EQ(count(db_, "SELECT count(*) FROM relay_status"), 0);
@@ -171,7 +171,7 @@ TEST_F(MasterStore, AReportForAMissingRelayChangesNothing) {
 
 TEST_F(MasterStore, RemovingARelayRemovesEverythingOfIt) {
   const std::int64_t id = store_->add_token_relay("alpha", sha256("t"), 100);
-  store_->save_report(id, StatusRow{1, 1, 0, 5}, {GameRow{1, "x", "y", "z", 1, 2}},
+  store_->save_report(id, StatusRow{1, 1, 0, 5, {}}, {GameRow{1, "x", "y", "z", 1, 2}},
                       {MeasurementRow{"10.0.0.1", 5, 30, 1, 4}}, 5);
   EXPECT_TRUE(store_->remove_relay(id));
   EXPECT_FALSE(store_->remove_relay(id));

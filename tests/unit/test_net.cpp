@@ -2,6 +2,9 @@
 
 #include <chrono>
 
+#include <sys/select.h>
+#include <sys/socket.h>
+
 #include "common/net/address.hpp"
 #include "common/net/hops.hpp"
 #include "common/net/rate_limiter.hpp"
@@ -117,4 +120,49 @@ TEST(UdpSocket, OversizedDatagramsAreCountedNotReturned) {
   }
   EXPECT_EQ(got, 10u);
   EXPECT_EQ(b.truncated(), 1u);
+}
+
+// Issue 14: a receive buffer that overflows while nobody reads. The kernel stamps its drop count on the
+// datagrams it queues after the drops, so the count arrives with the next datagram read: once a marker sent
+// after the burst is read, what was read plus what the kernel reports dropped is what was sent.
+TEST(UdpSocket, KernelDropsOfAFullReceiveBufferAreCounted) {
+  n::UdpSocket a, b;
+  ASSERT_EQ(a.open({0x7F000001, 0}), "");
+  ASSERT_EQ(b.open({0x7F000001, 0}, 64, 512), "");
+  int small = 4096;  // the kernel doubles it; a 100-byte datagram takes about 1 KiB of it
+  ASSERT_EQ(setsockopt(b.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  const std::vector<std::uint8_t> payload(100, 9), marker(10, 1);
+  constexpr std::size_t kSent = 200;
+  for (std::size_t i = 0; i < kSent; ++i)
+    ASSERT_TRUE(a.send_to(b.local(), payload));
+  const auto read_until_marker = [&](std::size_t& received) {
+    for (int tries = 0; tries < 200; ++tries) {
+      const auto batch = b.receive_batch();
+      for (const auto& d : batch) {
+        if (d.data.size() == marker.size()) return true;
+        ++received;
+      }
+      if (batch.empty()) {
+        fd_set fds;
+        FD_ZERO(&fds);
+        FD_SET(b.fd(), &fds);
+        timeval tv{0, 10000};
+        select(b.fd() + 1, &fds, nullptr, nullptr, &tv);
+      }
+    }
+    return false;
+  };
+  // Drain what the buffer held, then send the marker: the first datagram queued after the drops.
+  std::size_t received = 0;
+  for (auto batch = b.receive_batch(); !batch.empty(); batch = b.receive_batch())
+    received += batch.size();
+  ASSERT_TRUE(a.send_to(b.local(), marker));
+  ASSERT_TRUE(read_until_marker(received));
+  EXPECT_GT(received, 0u);
+  EXPECT_LT(received, kSent);  // the buffer holds far fewer than 200
+  EXPECT_EQ(b.kernel_drops(), kSent - received);
+  // Nothing dropped since: the next datagram shows the same total.
+  ASSERT_TRUE(a.send_to(b.local(), marker));
+  ASSERT_TRUE(read_until_marker(received));
+  EXPECT_EQ(b.kernel_drops(), kSent - received);
 }

@@ -131,7 +131,9 @@ std::vector<Event> Announcer::observe(const Observation& obs) {
       if (now - t.first_seen < config_.debounce_ms) continue;
       if (!relay_passes(config_.filter, r) || !game_passes(config_.filter, g)) continue;
       t.eligible = true;
-      if (config_.wants(EventType::kGameOpened))
+      // A game that is full already waits for nobody: only game_started says so (below).
+      const bool full = g.max_players > 0 && g.players >= g.max_players;
+      if (!full && config_.wants(EventType::kGameOpened))
         out.push_back(Event{EventType::kGameOpened, now, r, g, {}, t.first_seen});
     }
     if (g.max_players > 0 && g.players >= g.max_players) {

@@ -4,9 +4,9 @@
 //
 // - game_opened: a waiting game that has been in the list for `debounce_ms` (continuously: a game that
 //   leaves before that is never announced), whose relay and name pass the filters and that has at least
-//   `min_players` players. Each game once: a game is known by its server, its id and its name, and
-//   remembered for kForgetMs after it leaves the list, so a relay that drops out and comes back does not
-//   announce its games again.
+//   `min_players` players, and is not full already. Each game once: a game is known by its server, its id and
+//   its name, and remembered for kForgetMs after it leaves the list, so a relay that drops out and comes back
+//   does not announce its games again.
 // - game_started: a game that passed the debounce and filters above (whether or not game_opened is
 //   subscribed) filled every seat, or left the waiting list while its relay's count of playing games rose
 //   (a game that leaves while that count does not rise was closed: nothing is said). At most once per game.

@@ -166,12 +166,16 @@ struct WebhookSender::Impl {
   void poll() {
     if (stopped) return;
     Observation obs;
+    bool seen = true;
     try {
       obs = observe();
     } catch (const std::exception& e) {
+      // An empty list would read as every game closed and every relay gone: skip this round instead.
       spdlog::error("webhooks: reading the list failed: {}", e.what());
+      seen = false;
     }
     for (auto& hp : hooks) {
+      if (!seen) break;
       Hook& h = *hp;
       for (const Event& e : h.announcer.observe(obs)) {
         for (std::size_t i = 0; i < kEvents.size(); ++i)

@@ -245,6 +245,18 @@ TEST(WebhookAnnouncer, FullAndStartedGames) {
   EXPECT_TRUE(a.observe(obs(14'000, {r})).empty());
 }
 
+TEST(WebhookAnnouncer, AGameFullBeforeTheDebounceIsNotOpenedOnlyStarted) {
+  Announcer a(config({EventType::kGameOpened, EventType::kGameStarted}));
+  const RelayView r = relay("1", "Relay Tokyo");
+  a.observe(obs(0, {r}));
+  a.observe(obs(1'000, {r}, {game("1", 5, "Street Fighter II", 1, 2)}));
+  EXPECT_TRUE(a.observe(obs(5'000, {r}, {game("1", 5, "Street Fighter II", 2, 2)})).empty());  // debouncing
+  const auto e = a.observe(obs(11'000, {r}, {game("1", 5, "Street Fighter II", 2, 2)}));
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].type, EventType::kGameStarted);
+  EXPECT_EQ(e[0].reason, "full");
+}
+
 TEST(WebhookAnnouncer, AClosedGameIsNotStarted) {
   Announcer a(config({EventType::kGameOpened, EventType::kGameStarted}, 0));
   const RelayView r = relay("1", "Relay Tokyo");

@@ -2,7 +2,8 @@
 // their waiting games to receivers inside this test over HTTP and HTTPS (a CA made with `openssl` here, given
 // to the master as ca_file). Checks: one Discord-shaped message per game with its name in UTF-8 (from a
 // Shift_JIS relay too), SNI and host name verification, filters, 429 + Retry-After, a hanging receiver
-// that delays neither another webhook nor the lists, the debounce, and a bad [[webhook]] key at start-up.
+// that delays neither another webhook nor the lists, the debounce, relays coming and going (JSON), and a bad
+// [[webhook]] key at start-up.
 // Every wait has a deadline; every process stops by its pid (Process guards).
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
@@ -357,6 +358,28 @@ TEST_F(MasterWebhook, AGameShorterThanTheDebounceIsNotAnnounced) {
   const json j = json::parse(reqs[0].body);
   EXPECT_EQ(j["text"], "*Stays Open* \xE2\x80\x94 waiting for players on Relay Tokyo");
   EXPECT_EQ(metric("kaillera_master_webhook_events_total{webhook=\"chat\",event=\"game_opened\"}"), 1);
+}
+
+TEST_F(MasterWebhook, OperatorsHearOfRelaysComingAndGoing) {
+  WebhookReceiver rx;
+  start(webhook("ops", rx.url("/ops"),
+                "events = [\"relay_online\", \"relay_offline\"]\nlocations = [\"tokyo\"]"));
+  relays_.push_back(relay("berlin", "Relay Berlin", "windows-1252", "Berlin", 27888));  // filtered out
+  relays_.push_back(relay("tokyo", "Relay Tokyo", "windows-1252", "Tokyo", 27890));
+  ASSERT_TRUE(rx.wait_for(1, 10s)) << master_->log();
+  json j = json::parse(rx.requests()[0].body);
+  EXPECT_EQ(j["event"], "relay_online");
+  EXPECT_EQ(j["relay"]["name"], "Relay Tokyo");
+  EXPECT_EQ(j["relay"]["address"], "127.0.0.1:27890");
+  EXPECT_EQ(j["text"], "Relay Tokyo is online");
+  // Tokyo stops reporting: offline after 3 report intervals (1 s each here).
+  relays_.pop_back();
+  ASSERT_TRUE(rx.wait_for(2, 10s)) << master_->log();
+  j = json::parse(rx.requests()[1].body);
+  EXPECT_EQ(j["event"], "relay_offline");
+  EXPECT_EQ(j["relay"]["name"], "Relay Tokyo");
+  EXPECT_FALSE(j["relay"]["online"].get<bool>());
+  EXPECT_EQ(rx.count(), 2u);
 }
 
 TEST(MasterWebhookConfig, ABadKeyIsNamedAtStartUp) {

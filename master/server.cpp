@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -342,10 +343,12 @@ int serve(const Settings& start_settings) {
   // Webhooks (issue 17): their own thread reads the list's snapshots; nothing here waits for them.
   std::unique_ptr<webhook::WebhookSender> webhooks;
   if (!s.webhooks.empty()) {
+    const bool external = std::any_of(s.webhooks.begin(), s.webhooks.end(),
+                                      [](const webhook::WebhookConfig& w) { return w.filter.external; });
     try {
-      webhooks = std::make_unique<webhook::WebhookSender>(s.webhooks, [&catalog] {
+      webhooks = std::make_unique<webhook::WebhookSender>(s.webhooks, [&catalog, external] {
         const UnixMillis now = unix_now();
-        return webhook::observation_from(*catalog.snapshot(now), now);
+        return webhook::observation_from(*catalog.snapshot(now), now, external);
       });
     } catch (const std::exception& e) {
       spdlog::critical("{}", e.what());

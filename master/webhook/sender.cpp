@@ -89,11 +89,12 @@ struct Conn {
 
 }  // namespace
 
-Observation observation_from(const Snapshot& snap, UnixMillis now) {
+Observation observation_from(const Snapshot& snap, UnixMillis now, bool external) {
   Observation o;
   o.now = now;
   o.relays.reserve(snap.servers.size());
   for (const auto& s : snap.servers) {
+    if (s.external && !external) continue;
     RelayView r;
     r.id = s.id;
     r.external = s.external;
@@ -109,7 +110,7 @@ Observation observation_from(const Snapshot& snap, UnixMillis now) {
   }
   o.games.reserve(snap.games.size());
   for (const auto& g : snap.games) {
-    if (g.server >= snap.servers.size()) continue;
+    if (g.server >= snap.servers.size() || (snap.servers[g.server].external && !external)) continue;
     GameView v;
     v.server_id = snap.servers[g.server].id;
     v.game_id = g.game_id;

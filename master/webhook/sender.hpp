@@ -21,8 +21,9 @@
 
 namespace kaillera::master::webhook {
 
-// What the webhooks see of the list: every server and waiting game of `snap`, names in UTF-8.
-Observation observation_from(const Snapshot& snap, UnixMillis now);
+// What the webhooks see of the list: every server and waiting game of `snap`, names in UTF-8. Third-party
+// and mirrored servers (and their games) only with `external` (a mirrored list may hold thousands).
+Observation observation_from(const Snapshot& snap, UnixMillis now, bool external);
 
 class WebhookSender {
  public:

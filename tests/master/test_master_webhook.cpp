@@ -382,6 +382,29 @@ TEST_F(MasterWebhook, OperatorsHearOfRelaysComingAndGoing) {
   EXPECT_EQ(rx.count(), 2u);
 }
 
+TEST_F(MasterWebhook, ThirdPartyServersOnlyWhenAskedFor) {
+  WebhookReceiver all, own;
+  start(webhook("all", all.url("/all"), "debounce_ms = 0\nexternal = true") +
+        webhook("own", own.url("/own"), "debounce_ms = 0"));
+  PongResponder emulinker;
+  const auto r =
+      http_get(master_->http_port(),
+               "/touch_server.php?servername=EmuLinker%20A&port=" + std::to_string(emulinker.port()) +
+                   "&nbusers=2&maxconn=10&version=elk&nbgames=1&location=Lyon&ip=&url=",
+               "Kaillera-games: \r\nKaillera-wgames: 3|Tekken 3|bob|ePSXe|1|\r\n");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(all.wait_for(1, 10s)) << master_->log();
+  EXPECT_EQ(json::parse(all.requests()[0].body)["game"]["name"], "Tekken 3");
+  EXPECT_EQ(json::parse(all.requests()[0].body)["relay"]["external"], true);
+  // A relay's game after it: once "own" has it, it would have had Tekken 3 before, had it passed.
+  relays_.push_back(relay("tokyo", "Relay Tokyo", "windows-1252", "Tokyo", 27888));
+  relays_.front()->set_games({{5, "Marker"}});
+  ASSERT_TRUE(own.wait_for(1, 10s)) << master_->log();
+  ASSERT_TRUE(all.wait_for(2, 10s)) << master_->log();
+  EXPECT_EQ(own.count(), 1u);
+  EXPECT_EQ(json::parse(own.requests()[0].body)["game"]["name"], "Marker");
+}
+
 TEST(MasterWebhookConfig, ABadKeyIsNamedAtStartUp) {
   TempDir dir;
   const std::string path = dir / "master.toml";

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <iterator>
 #include <set>
 
 namespace kaillera::master::webhook {
@@ -132,8 +133,11 @@ std::string check_webhooks(const std::vector<WebhookConfig>& hooks) {
     if (!names.insert(h.name).second) return at + ".name: '" + h.name + "' names two webhooks";
     if (h.events.empty()) return at + ".events: must name at least one event";
     if (!h.ca_file.empty()) {
-      std::ifstream in(h.ca_file);
+      std::ifstream in(h.ca_file, std::ios::binary);
       if (!in) return at + ".ca_file: cannot read '" + h.ca_file + "'";
+      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+        return at + ".ca_file: '" + h.ca_file + "' holds no PEM certificate";
     }
   }
   return {};

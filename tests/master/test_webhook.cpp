@@ -597,6 +597,8 @@ TEST(WebhookConfigCheck, UrlsNamesAndFiles) {
   b.name = "other";
   b.ca_file = "/nonexistent/ca.pem";
   EXPECT_EQ(check_webhooks({a, b}), "webhook[2].ca_file: cannot read '/nonexistent/ca.pem'");
+  b.ca_file = std::string(KF_SOURCE_DIR) + "/master/master.example.toml";  // readable, but no certificate
+  EXPECT_EQ(check_webhooks({a, b}), "webhook[2].ca_file: '" + b.ca_file + "' holds no PEM certificate");
 }
 
 }  // namespace

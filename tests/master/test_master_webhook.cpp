@@ -258,7 +258,13 @@ TEST_F(MasterWebhook, DiscordOverHttpsOnceInUtf8FilteredAndVerified) {
   EXPECT_EQ(body["allowed_mentions"]["parse"], json::array());
   EXPECT_EQ(json::parse(reqs[1].body)["embeds"][0]["title"], "Marker");
 
-  EXPECT_EQ(metric("kaillera_master_webhook_messages_total{webhook=\"discord\",result=\"sent\"}"), 2);
+  // The receiver records a request before it answers; the master counts it once the answer came.
+  ASSERT_TRUE(poll_until(
+      [&] {
+        return metric("kaillera_master_webhook_messages_total{webhook=\"discord\",result=\"sent\"}") == 2;
+      },
+      5s))
+      << get("/metrics").body;
   EXPECT_EQ(metric("kaillera_master_webhook_events_total{webhook=\"discord\",event=\"game_opened\"}"), 2);
   EXPECT_EQ(metric("kaillera_master_webhook_attempts_total{webhook=\"discord\",outcome=\"ok\"}"), 2);
   // Berlin's game and both Tokyo games went to the unfiltered webhooks, and every handshake failed.

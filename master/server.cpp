@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -38,6 +39,7 @@
 #include "master/store/store.hpp"
 #include "master/tokens.hpp"
 #include "master/web_page.hpp"
+#include "master/webhook/sender.hpp"
 
 namespace kaillera::master {
 
@@ -338,6 +340,22 @@ int serve(const Settings& start_settings) {
   cs.mirrors = url_texts(mirror_urls(s));
   Catalog catalog(st, cs, unix_now());
 
+  // Webhooks (issue 17): their own thread reads the list's snapshots; nothing here waits for them.
+  std::unique_ptr<webhook::WebhookSender> webhooks;
+  if (!s.webhooks.empty()) {
+    const bool external = std::any_of(s.webhooks.begin(), s.webhooks.end(),
+                                      [](const webhook::WebhookConfig& w) { return w.filter.external; });
+    try {
+      webhooks = std::make_unique<webhook::WebhookSender>(s.webhooks, [&catalog, external] {
+        const UnixMillis now = unix_now();
+        return webhook::observation_from(*catalog.snapshot(now), now, external);
+      });
+    } catch (const std::exception& e) {
+      spdlog::critical("{}", e.what());
+      return kExitConfig;
+    }
+  }
+
   std::unique_ptr<AddressChecker> checker;
   try {
     checker = std::make_unique<AddressChecker>(io, *net::parse_endpoint(s.check_bind),
@@ -371,7 +389,8 @@ int serve(const Settings& start_settings) {
                    unix_now,
                    [&] {
                      return render_metrics(catalog.stats(unix_now()), counters, &checker->counters()) +
-                            mirrors->metrics(catalog.mirror_held(unix_now()));
+                            mirrors->metrics(catalog.mirror_held(unix_now())) +
+                            (webhooks ? webhooks->metrics() : std::string());
                    },
                    start_touch_check,
                    web_page(),
@@ -496,16 +515,18 @@ int serve(const Settings& start_settings) {
     }
   }
   mirrors->start();
+  if (webhooks) webhooks->start();
   router = [&](const HttpRequest& req) { return route(ctx, req); };
   readiness.set_ready();
   const auto stats = catalog.stats(unix_now());
   spdlog::info(
       "kaillera-master {} serving: gRPC on {} ({}), HTTP on http://{}/, address checks from UDP {}, database "
       "{} "
-      "(schema {}, {} relays, {} listed), report interval {} ms, open registration {}, {} mirrored lists",
+      "(schema {}, {} relays, {} listed), report interval {} ms, open registration {}, {} mirrored lists, {} "
+      "webhooks",
       KF_VERSION, grpc_address, s.tls_cert.empty() ? "plaintext" : "TLS", http_address, check_address, s.db,
       migrated.to_version, stats.relays, stats.relays_listed, s.report_interval_ms,
-      s.open_registration ? "on" : "off", cs.mirrors.size());
+      s.open_registration ? "on" : "off", cs.mirrors.size(), s.webhooks.size());
 
   if (!stopping) io.run();
 
@@ -518,6 +539,7 @@ int serve(const Settings& start_settings) {
   http->stop();
   checker->stop();
   mirrors->stop();
+  if (webhooks) webhooks->stop();
   maintenance.cancel();
   signals.cancel();
   hangups.cancel();

@@ -15,6 +15,7 @@
 #include "common/net/address.hpp"
 #include "master/charset.hpp"
 #include "master/mirror_parse.hpp"
+#include "master/webhook/config_toml.hpp"
 
 namespace kaillera::master {
 
@@ -74,6 +75,7 @@ const config::Keys<Settings>& toml_keys() {
       {"pick_fresh_s", int_key(&Settings::pick_fresh_s, 10, 7 * 86'400)},
       {"pick_hop_slack", int_key(&Settings::pick_hop_slack, 0, 32)},
       {"group_ttl_s", int_key(&Settings::group_ttl_s, 60, 30 * 86'400)},
+      {"webhook", [](const toml::node& n, Settings& s) { return webhook::parse_webhooks(n, s.webhooks); }},
   };
   return keys;
 }
@@ -152,6 +154,7 @@ std::string check_settings(const Settings& s) {
   if (s.pick_deadline_ms < 0 || s.pick_deadline_ms > 10'000) {
     return "pick_deadline_ms: must be 0..10000 (got " + std::to_string(s.pick_deadline_ms) + ")";
   }
+  if (std::string problem = webhook::check_webhooks(s.webhooks); !problem.empty()) return problem;
   if (!charset_known(s.default_charset))
     return "default_charset: unknown charset '" + s.default_charset + "'";
   if (!valid_log_level(s.log_level)) {

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "master/webhook/config.hpp"
+
 namespace kaillera::master {
 
 inline constexpr int kExitOk = 0;
@@ -40,6 +42,8 @@ struct Settings {
   std::int64_t pick_fresh_s = 3'600;        // older measurements are used, marked stale, and re-probed
   int pick_hop_slack = 3;                   // balanced: hops within this of the smallest count as equal
   std::int64_t group_ttl_s = 86'400;        // how long a group link works
+  // [[webhook]] entries: waiting games announced where players talk (master/webhook/config.hpp).
+  std::vector<webhook::WebhookConfig> webhooks;
   std::string log_level = "info";
   std::string log_file;     // append the log here instead of stderr; SIGHUP reopens it (log rotation)
   std::string config_file;  // --config

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "relay/core/messages.hpp"
+
 namespace kaillera::relay {
 
 using Millis = std::chrono::milliseconds;
@@ -90,6 +92,10 @@ struct Config {
   Seconds lagstat_window = Seconds(60);  // /lagstat looks back this far (lag.hpp)
   // A line in the room when one player has made the game wait this long within the window; 0 = off.
   Millis lag_notice = Millis(0);
+
+  // Texts (messages.hpp): the catalog of every text sent to players, already in `charset`. English unless the
+  // shell loaded a language (relay.toml `language`, `messages_file`).
+  Messages messages;
 };
 
 // An empty string when the config is usable, else the first problem, naming its key.

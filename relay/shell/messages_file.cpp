@@ -58,6 +58,7 @@ std::vector<std::string> available(const std::vector<std::string>& dirs) {
     }
     if (found.size() > 1) break;  // the first directory with files is the one used
   }
+  std::sort(found.begin() + 1, found.end());
   return found;
 }
 

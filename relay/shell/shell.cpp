@@ -593,9 +593,13 @@ class Relay {
       spdlog::info("language en: texts built in and from {}", settings_.messages_file);
     }
     // Logged once; each text sent in English counts on /metrics (texts_in_english).
-    for (const auto& key : settings_.message_fallbacks) {
-      spdlog::warn("language {}: text {} cannot be written in charset {}: it is sent in English",
-                   settings_.language, key, settings_.core.charset);
+    if (const auto& keys = settings_.message_fallbacks; !keys.empty()) {
+      std::string some;
+      for (std::size_t i = 0; i < keys.size() && i < 8; ++i)
+        some += (i ? ", " : "") + keys[i];
+      if (keys.size() > 8) some += ", ... (" + std::to_string(keys.size() - 8) + " more)";
+      spdlog::warn("language {}: {} text(s) cannot be written in charset {} and are sent in English: {}",
+                   settings_.language, keys.size(), settings_.core.charset, some);
     }
     use_access(settings_.access);
     if (!settings_.access_file.empty()) {

@@ -20,6 +20,14 @@ bool same_games(const std::vector<store::GameRow>& a, const std::vector<store::G
                     });
 }
 
+bool same_playing(const std::vector<store::PlayingRow>& a, const std::vector<store::PlayingRow>& b) {
+  return std::equal(
+      a.begin(), a.end(), b.begin(), b.end(), [](const store::PlayingRow& x, const store::PlayingRow& y) {
+        return std::tie(x.game_id, x.rom, x.emulator, x.players, x.window_ms, x.wait_ms, x.worst_wait_ms) ==
+               std::tie(y.game_id, y.rom, y.emulator, y.players, y.window_ms, y.wait_ms, y.worst_wait_ms);
+      });
+}
+
 bool equal_secret(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
@@ -294,16 +302,17 @@ Status Catalog::apply_report(std::int64_t relay_id, const ReportInput& report, U
   auto& rec = it->second.record;
   const bool was_online = online(rec.relay, now);
   const store::StatusRow status{report.users, report.games, report.playing_games, now};
-  store_.save_report(relay_id, status, report.waiting, report.measurements, now);
+  store_.save_report(relay_id, status, report.waiting, report.measurements, now, report.playing);
   for (const auto& m : report.measurements)
     index_measurement(relay_id, m);
 
   const bool same = was_online && rec.status && rec.status->users == status.users &&
                     rec.status->games == status.games && rec.status->playing_games == status.playing_games &&
-                    same_games(rec.waiting, report.waiting);
+                    same_games(rec.waiting, report.waiting) && same_playing(rec.playing, report.playing);
   rec.relay.last_report_unix_ms = now;
   rec.status = status;
   rec.waiting = report.waiting;
+  rec.playing = report.playing;
   if (!same) {
     // A relay coming online changes the list at once; new numbers of a listed relay may wait for the next
     // rebuild (see snapshot()).
@@ -507,6 +516,7 @@ std::shared_ptr<Snapshot> Catalog::build_locked(UnixMillis now) {
   struct Pending {
     ListedServer server;
     std::vector<ListedGame> games;
+    std::vector<ListedPlaying> playing;
   };
   std::vector<Pending> all;
   all.reserve(relays_.size() + third_party_.size());
@@ -543,6 +553,13 @@ std::shared_ptr<Snapshot> Catalog::build_locked(UnixMillis now) {
       for (const auto& g : state.record.waiting) {
         p.games.push_back(ListedGame{g.game_id, make_text(g.rom, r.charset), make_text(g.owner, r.charset),
                                      make_text(g.emulator, r.charset), g.players, g.max_players, 0});
+      }
+      for (const auto& g : state.record.playing) {
+        const LagMark mark = lag_mark(g.window_ms, g.wait_ms);
+        p.playing.push_back(ListedPlaying{g.game_id, make_text(g.rom, r.charset),
+                                          make_text(g.emulator, r.charset), g.players, g.window_ms, g.wait_ms,
+                                          g.worst_wait_ms, mark, 0});
+        s.lag = std::max(s.lag, mark);
       }
     }
     all.push_back(std::move(p));
@@ -590,7 +607,7 @@ std::shared_ptr<Snapshot> Catalog::build_locked(UnixMillis now) {
       const std::pair<std::string, int> at{s.host, s.port};
       if (ours.count(at) != 0 || mirrored.count(at) != 0) continue;
       mirrored.emplace(at, all.size());
-      all.push_back(Pending{s, {}});
+      all.push_back(Pending{s, {}, {}});
     }
   }
   // Their waiting games join the mirrored server of the same address; a games-only list's server that no list
@@ -634,6 +651,10 @@ std::shared_ptr<Snapshot> Catalog::build_locked(UnixMillis now) {
     for (auto& g : p.games) {
       g.server = index;
       snap->games.push_back(std::move(g));
+    }
+    for (auto& g : p.playing) {
+      g.server = index;
+      snap->playing.push_back(std::move(g));
     }
   }
   snapshot_version_ = version_;

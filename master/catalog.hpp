@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/net/address.hpp"
+#include "master/lag_mark.hpp"
 #include "master/mirror_parse.hpp"
 #include "master/pick/measurements.hpp"
 #include "master/store/store.hpp"
@@ -35,10 +36,11 @@ inline constexpr std::size_t kMaxWebsiteBytes = 256;
 inline constexpr std::size_t kMaxVersionBytes = 64;
 inline constexpr std::size_t kMaxHostBytes = 253;
 inline constexpr std::size_t kMaxGameTextBytes = 128;  // rom, owner, emulator
-inline constexpr std::size_t kMaxWaitingGames = 1024;  // per report or touch
-inline constexpr std::size_t kMaxMeasurements = 4096;  // per report or probe result
-inline constexpr std::int64_t kMaxCount = 1'000'000;   // users, games, capacities
-inline constexpr std::size_t kMaxGroupMembers = 8;     // players in one pick group (a Kaillera game's limit)
+inline constexpr std::size_t kMaxWaitingGames = 1024;  // per report or touch; also playing games per report
+inline constexpr std::uint32_t kMaxLagWindowMs = 3'600'000;  // a relay's lagstat_window_s is at most 3600
+inline constexpr std::size_t kMaxMeasurements = 4096;        // per report or probe result
+inline constexpr std::int64_t kMaxCount = 1'000'000;         // users, games, capacities
+inline constexpr std::size_t kMaxGroupMembers = 8;  // players in one pick group (a Kaillera game's limit)
 
 // Outcomes, with the codes gRPC and HTTP map them to.
 enum class Code {
@@ -104,6 +106,7 @@ struct ReportInput {
   std::int64_t playing_games = 0;
   std::vector<store::GameRow> waiting;
   std::vector<store::MeasurementRow> measurements;
+  std::vector<store::PlayingRow> playing;
 };
 
 struct TouchInput {
@@ -134,6 +137,7 @@ struct ListedServer {
   int game_port_first = 0, game_port_last = 0;
   std::int64_t users = 0, max_users = 0, games = 0, playing_games = 0, max_games = 0, waiting_games = 0;
   UnixMillis last_report_unix_ms = 0;  // last report or touch
+  LagMark lag = LagMark::kUnknown;     // the worst mark of its playing games (lag_mark.hpp)
 };
 
 struct ListedGame {
@@ -143,12 +147,26 @@ struct ListedGame {
   std::size_t server = 0;  // index into Snapshot::servers
 };
 
+// A game being played on one of our relays, with its lag (lag_mark.hpp).
+struct ListedPlaying {
+  std::int64_t game_id = 0;
+  Text rom, emulator;
+  std::int64_t players = 0;
+  std::int64_t window_ms = 0, wait_ms = 0, worst_wait_ms = 0;
+  LagMark lag = LagMark::kUnknown;
+  std::size_t server = 0;  // index into Snapshot::servers
+};
+
 class Snapshot {
  public:
   Snapshot() = default;
   // Copies the list, not the renderings.
   Snapshot(const Snapshot& o)
-      : built_unix_ms(o.built_unix_ms), version(o.version), servers(o.servers), games(o.games) {}
+      : built_unix_ms(o.built_unix_ms),
+        version(o.version),
+        servers(o.servers),
+        games(o.games),
+        playing(o.playing) {}
   Snapshot& operator=(const Snapshot&) = delete;
 
   UnixMillis built_unix_ms = 0;
@@ -157,6 +175,8 @@ class Snapshot {
   std::vector<ListedServer> servers;
   // Waiting games of online servers.
   std::vector<ListedGame> games;
+  // Games being played on online relays of ours (third-party servers do not report them).
+  std::vector<ListedPlaying> playing;
 
   // The rendering of `slot` (formats.hpp numbers them), made once per snapshot.
   static constexpr std::size_t kSlots = 8;

@@ -138,6 +138,11 @@ std::string render_game_list_json(const Snapshot& s) {
   return dump(a);
 }
 
+// A lag mark (lag_mark.hpp) in JSON: its key, or null when there is none.
+json lag_json(LagMark m) {
+  return m == LagMark::kUnknown ? json(nullptr) : json(lag_mark_key(m));
+}
+
 bool matches(const ListedServer& s, const RelayFilter& f) {
   if (f.online_only && !s.online) return false;
   if (f.has_room && s.max_users > 0 && s.users >= s.max_users) return false;
@@ -172,7 +177,8 @@ std::string render_api_relays(const Snapshot& s, const RelayFilter& f) {
                       {"online", srv.online},
                       {"external", srv.external},
                       {"source", srv.source},
-                      {"last_report_unix_ms", srv.last_report_unix_ms}});
+                      {"last_report_unix_ms", srv.last_report_unix_ms},
+                      {"lag", lag_json(srv.lag)}});
   }
   return dump(json{{"generated_unix_ms", s.built_unix_ms}, {"relays", std::move(relays)}});
 }
@@ -193,7 +199,25 @@ std::string render_api_games(const Snapshot& s) {
                      {"max_players", g.max_players},
                      {"external", srv.external}});
   }
-  return dump(json{{"generated_unix_ms", s.built_unix_ms}, {"games", std::move(games)}});
+  json playing = json::array();
+  for (const auto& g : s.playing) {
+    const ListedServer& srv = s.servers[g.server];
+    playing.push_back({{"relay_id", srv.id},
+                       {"relay_name", srv.name.utf8},
+                       {"address", address(srv)},
+                       {"location", srv.location.utf8},
+                       {"game_id", g.game_id},
+                       {"rom", g.rom.utf8},
+                       {"emulator", g.emulator.utf8},
+                       {"players", g.players},
+                       {"lag", lag_json(g.lag)},
+                       {"window_ms", g.window_ms},
+                       {"wait_ms", g.wait_ms},
+                       {"worst_player_wait_ms", g.worst_wait_ms}});
+  }
+  return dump(json{{"generated_unix_ms", s.built_unix_ms},
+                   {"games", std::move(games)},
+                   {"playing", std::move(playing)}});
 }
 
 }  // namespace kaillera::master

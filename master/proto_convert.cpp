@@ -151,6 +151,52 @@ Status measurements_from_proto(const google::protobuf::RepeatedPtrField<v1::Meas
   return Status::Ok();
 }
 
+namespace {
+// The playing games with their lag: each figure within the one it is part of (a relay never reports more lost
+// time than the window, nor one player's share above the game's).
+Status playing_from_proto(const v1::LoadReport& report, std::vector<store::PlayingRow>& out) {
+  if (static_cast<std::size_t>(report.playing_size()) > kMaxWaitingGames) {
+    return bad("report.playing: at most " + std::to_string(kMaxWaitingGames) + " games (got " +
+               std::to_string(report.playing_size()) + ")");
+  }
+  std::set<std::uint32_t> ids;
+  out.reserve(static_cast<std::size_t>(report.playing_size()));
+  for (int i = 0; i < report.playing_size(); ++i) {
+    const auto& p = report.playing(i);
+    const std::string f = "report.playing[" + std::to_string(i) + "]";
+    store::PlayingRow g;
+    g.game_id = p.game_id();
+    if (!ids.insert(p.game_id()).second) {
+      return bad(f + ".game_id: " + std::to_string(p.game_id()) + " appears twice");
+    }
+    if (Status s = raw_text(f + ".rom.raw", p.rom().raw(), kMaxGameTextBytes, true, g.rom); !s.ok()) return s;
+    if (Status s = raw_text(f + ".emulator.raw", p.emulator().raw(), kMaxGameTextBytes, false, g.emulator);
+        !s.ok()) {
+      return s;
+    }
+    if (p.players() > 255) return bad(f + ".players: at most 255 (got " + std::to_string(p.players()) + ")");
+    if (p.window_ms() > kMaxLagWindowMs) {
+      return bad(f + ".window_ms: at most " + std::to_string(kMaxLagWindowMs) + " (got " +
+                 std::to_string(p.window_ms()) + ")");
+    }
+    if (p.wait_ms() > p.window_ms()) {
+      return bad(f + ".wait_ms (" + std::to_string(p.wait_ms()) + ") exceeds window_ms (" +
+                 std::to_string(p.window_ms()) + ")");
+    }
+    if (p.worst_player_wait_ms() > p.wait_ms()) {
+      return bad(f + ".worst_player_wait_ms (" + std::to_string(p.worst_player_wait_ms()) +
+                 ") exceeds wait_ms (" + std::to_string(p.wait_ms()) + ")");
+    }
+    g.players = p.players();
+    g.window_ms = p.window_ms();
+    g.wait_ms = p.wait_ms();
+    g.worst_wait_ms = p.worst_player_wait_ms();
+    out.push_back(std::move(g));
+  }
+  return Status::Ok();
+}
+}  // namespace
+
 Status report_from_proto(const v1::LoadReport& report, UnixMillis now, ReportInput& out) {
   if (Status s = count("report.users", report.users(), kMaxCount, out.users); !s.ok()) return s;
   if (Status s = count("report.games", report.games(), kMaxCount, out.games); !s.ok()) return s;
@@ -191,6 +237,7 @@ Status report_from_proto(const v1::LoadReport& report, UnixMillis now, ReportInp
     g.max_players = w.max_players();
     out.waiting.push_back(std::move(g));
   }
+  if (Status s = playing_from_proto(report, out.playing); !s.ok()) return s;
   return measurements_from_proto(report.measurements(), "report.measurements", now, out.measurements);
 }
 

@@ -96,14 +96,27 @@ std::vector<GameRow> Store::read_games(std::int64_t relay_id) {
   return out;
 }
 
+std::vector<PlayingRow> Store::read_playing(std::int64_t relay_id) {
+  std::vector<PlayingRow> out;
+  auto s = db_.prepare(
+      "SELECT game_id, rom, emulator, players, window_ms, wait_ms, worst_wait_ms FROM playing_games "
+      "WHERE relay_id = ?1 ORDER BY game_id");
+  s.bind(1, relay_id);
+  while (s.step())
+    out.push_back(
+        PlayingRow{s.int64(0), s.text(1), s.text(2), s.int64(3), s.int64(4), s.int64(5), s.int64(6)});
+  return out;
+}
+
 std::vector<RelayRecord> Store::load_relays() {
   std::vector<RelayRecord> out;
   auto s = db_.prepare("SELECT " + std::string(kRelayColumns) + " FROM relays ORDER BY id");
   while (s.step())
-    out.push_back(RelayRecord{read_relay(s), std::nullopt, {}});
+    out.push_back(RelayRecord{read_relay(s), std::nullopt, {}, {}});
   for (auto& r : out) {
     r.status = read_status(db_, r.relay.id);
     r.waiting = read_games(r.relay.id);
+    r.playing = read_playing(r.relay.id);
   }
   return out;
 }
@@ -112,7 +125,7 @@ std::optional<RelayRecord> Store::load_relay(std::int64_t id) {
   auto s = db_.prepare("SELECT " + std::string(kRelayColumns) + " FROM relays WHERE id = ?1");
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
-  RelayRecord r{read_relay(s), read_status(db_, id), read_games(id)};
+  RelayRecord r{read_relay(s), read_status(db_, id), read_games(id), read_playing(id)};
   return r;
 }
 
@@ -255,6 +268,25 @@ void Store::write_games(std::int64_t relay_id, const std::vector<GameRow>& games
   }
 }
 
+void Store::write_playing(std::int64_t relay_id, const std::vector<PlayingRow>& games) {
+  db_.prepare("DELETE FROM playing_games WHERE relay_id = ?1").bind(1, relay_id).run();
+  if (games.empty()) return;
+  auto ins = db_.prepare(
+      "INSERT OR REPLACE INTO playing_games (relay_id, game_id, rom, emulator, players, window_ms, wait_ms, "
+      "worst_wait_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  for (const auto& g : games) {
+    ins.bind(1, relay_id)
+        .bind(2, g.game_id)
+        .bind_blob(3, g.rom)
+        .bind_blob(4, g.emulator)
+        .bind(5, g.players)
+        .bind(6, g.window_ms)
+        .bind(7, g.wait_ms)
+        .bind(8, g.worst_wait_ms)
+        .run();
+  }
+}
+
 void Store::write_measurements(std::int64_t relay_id, const std::vector<MeasurementRow>& ms,
                                std::int64_t now) {
   for (const auto& m : ms) {
@@ -272,7 +304,8 @@ void Store::write_measurements(std::int64_t relay_id, const std::vector<Measurem
 }
 
 void Store::save_report(std::int64_t relay_id, const StatusRow& status, const std::vector<GameRow>& waiting,
-                        const std::vector<MeasurementRow>& measurements, std::int64_t now) {
+                        const std::vector<MeasurementRow>& measurements, std::int64_t now,
+                        const std::vector<PlayingRow>& playing) {
   Transaction tx(db_);
   {
     ResetOnExit reset{set_last_report_};
@@ -292,6 +325,7 @@ void Store::save_report(std::int64_t relay_id, const StatusRow& status, const st
     }
   }
   write_games(relay_id, waiting);
+  write_playing(relay_id, playing);
   write_measurements(relay_id, measurements, now);
   tx.commit();
 }

@@ -57,6 +57,16 @@ struct GameRow {
   std::int64_t max_players = 0;
 };
 
+// A game being played and its lag over the relay's lag window (migrations/0003_playing_games.sql).
+struct PlayingRow {
+  std::int64_t game_id = 0;
+  std::string rom, emulator;  // raw bytes
+  std::int64_t players = 0;
+  std::int64_t window_ms = 0;      // what the figures cover
+  std::int64_t wait_ms = 0;        // the time the game lost in it
+  std::int64_t worst_wait_ms = 0;  // the most one player made it lose
+};
+
 struct MeasurementRow {
   std::string player_address;
   std::int64_t hops = -1;    // -1 = unknown (NULL); 0 = the relay's own network
@@ -69,6 +79,7 @@ struct RelayRecord {
   RelayRow relay;
   std::optional<StatusRow> status;
   std::vector<GameRow> waiting;
+  std::vector<PlayingRow> playing;
 };
 
 inline constexpr std::string_view kProtocolTouchServer = "touch_server";
@@ -112,10 +123,11 @@ class Store {
   std::int64_t insert_relay(const RelayRow& row);
 
   // ---- reports
-  // One transaction: the status, the waiting games (replacing the previous ones), the measurements, and the
-  // relay's last_report_unix_ms.
+  // One transaction: the status, the waiting and the playing games (replacing the previous ones), the
+  // measurements, and the relay's last_report_unix_ms.
   void save_report(std::int64_t relay_id, const StatusRow& status, const std::vector<GameRow>& waiting,
-                   const std::vector<MeasurementRow>& measurements, std::int64_t now_unix_ms);
+                   const std::vector<MeasurementRow>& measurements, std::int64_t now_unix_ms,
+                   const std::vector<PlayingRow>& playing = {});
   void add_measurements(std::int64_t relay_id, const std::vector<MeasurementRow>& measurements,
                         std::int64_t now_unix_ms);
   std::int64_t prune_measurements(std::int64_t received_before_unix_ms);
@@ -147,6 +159,8 @@ class Store {
   void write_games(std::int64_t relay_id, const std::vector<GameRow>& games);
   void write_measurements(std::int64_t relay_id, const std::vector<MeasurementRow>& m, std::int64_t now);
   std::vector<GameRow> read_games(std::int64_t relay_id);
+  void write_playing(std::int64_t relay_id, const std::vector<PlayingRow>& games);
+  std::vector<PlayingRow> read_playing(std::int64_t relay_id);
 
   Db& db_;
   Stmt update_relay_;

@@ -1,6 +1,7 @@
 // Lag statistics of running games (lag.hpp, docs/RELAY.md "Lag statistics"): the frame clock's bookkeeping
 // that the lock-step engine calls, and /lagstat, /lagreset, /fps with their advice.
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,28 @@ void Server::Impl::restart_lag(Game& g, TimePoint now) {
   } else {
     g.clock.stop();
   }
+}
+
+// A playing game's lag for the master: the window the figures cover, the game's loss in it and the largest
+// share of one player. The slots may reach one slot further back than the window covers; the loss is capped
+// at the window, as it is by construction over the whole slots.
+Snapshot::PlayingGame Server::Impl::playing_lag(const Game& g, TimePoint now) const {
+  Snapshot::PlayingGame out{g.id, g.rom, g.emulator, 0, 0, 0, 0};
+  for (const Player& p : g.players)
+    out.players += p.playing ? 1 : 0;
+  if (g.state != GameState::kPlaying || !g.clock.running()) return out;
+  const Micros slot = lag_slot();
+  const auto window = std::min(std::chrono::duration_cast<Micros>(now - g.clock.since()),
+                               std::chrono::duration_cast<Micros>(cfg.lagstat_window));
+  const auto ms = [](std::uint64_t us) {
+    return static_cast<std::uint32_t>(
+        std::min<std::uint64_t>(us / 1000, std::uint64_t{std::numeric_limits<std::uint32_t>::max()}));
+  };
+  out.window_ms = ms(static_cast<std::uint64_t>(std::max<std::int64_t>(0, window.count())));
+  out.wait_ms = std::min(out.window_ms, ms(g.lag.sum(now, slot).wait_us));
+  for (const Player& p : g.players)
+    out.worst_wait_ms = std::max(out.worst_wait_ms, std::min(out.wait_ms, ms(p.lag.sum(now, slot).wait_us)));
+  return out;
 }
 
 // /lagstat: a few short lines (clients show about 80 characters a line): the game's loss over the window,

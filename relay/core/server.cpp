@@ -165,6 +165,14 @@ Snapshot Server::snapshot() const {
   return snap;
 }
 
+Snapshot Server::snapshot(TimePoint now) const {
+  Snapshot snap = snapshot();
+  for (const auto& [id, g] : impl_->games) {
+    if (g->state != GameState::kWaiting) snap.playing.push_back(impl_->playing_lag(*g, now));
+  }
+  return snap;
+}
+
 std::vector<std::string> Server::started_since(std::uint64_t after) const {
   const std::uint64_t total = impl_->counters.games_started;
   const std::uint64_t first = total - impl_->recent_starts.size() + 1;  // number of the front entry

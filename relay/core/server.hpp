@@ -107,6 +107,17 @@ struct Snapshot {
     std::uint32_t players, max_players;
   };
   std::vector<WaitingGame> waiting;
+  // Games past their start with their lag over the lag window (docs/RELAY.md "Lag statistics"); only
+  // snapshot(now) fills it.
+  struct PlayingGame {
+    std::uint32_t id;
+    std::string rom, emulator;
+    std::uint32_t players;    // still playing
+    std::uint32_t window_ms;  // what the figures cover: the window, or less since play (or /lagreset) began
+    std::uint32_t wait_ms;    // the time the game lost in it, <= window_ms
+    std::uint32_t worst_wait_ms;  // the most one player made it lose, <= wait_ms
+  };
+  std::vector<PlayingGame> playing;
 };
 
 class Server {
@@ -127,6 +138,8 @@ class Server {
 
   const Counters& counters() const;
   Snapshot snapshot() const;
+  // The same with the playing games' lag at `now`, for the master reporter.
+  Snapshot snapshot(TimePoint now) const;
   // Recent per-IP measurements (hops from TTL, RTT from login ACKs); oldest dropped past a bound.
   std::vector<PeerMeasurement> measurements() const;
   // Roms of the games started after the one numbered `after` (counters().games_started counts them: the

@@ -366,6 +366,7 @@ struct Server::Impl {
   void private_message(Session& s, std::uint16_t to, std::string_view text, TimePoint now);
   bool ignores(const Session& receiver, const Session& sender) const;
   std::vector<std::string> lagstat(const Game& g, TimePoint now) const;
+  Snapshot::PlayingGame playing_lag(const Game& g, TimePoint now) const;  // for the master's reports
   void lag_command(Game& g, Session& s, const Command& c, TimePoint now);  // lag.cpp
   std::vector<FairPlayer> fair_players(const Game& g) const;
   static constexpr std::uint32_t kMinFps = 1, kMaxFps = 240;

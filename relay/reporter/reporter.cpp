@@ -275,6 +275,16 @@ void MasterReporter::run() {
         g->set_players(w.players);
         g->set_max_players(w.max_players);
       }
+      for (const auto& p : data.snapshot.playing) {
+        auto* g = r->add_playing();
+        g->set_game_id(p.id);
+        set_text(g->mutable_rom(), p.rom, identity_.charset);
+        set_text(g->mutable_emulator(), p.emulator, identity_.charset);
+        g->set_players(p.players);
+        g->set_window_ms(p.window_ms);
+        g->set_wait_ms(p.wait_ms);
+        g->set_worst_player_wait_ms(p.worst_wait_ms);
+      }
       const auto now_wall = std::chrono::system_clock::now();
       const auto now_steady = Clock::now();
       for (const auto& m : data.measurements) {

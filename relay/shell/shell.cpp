@@ -542,7 +542,7 @@ class Relay {
 #ifdef KF_HAVE_REPORTER
     if (reporters_.empty() || now - last_publish_ < std::chrono::seconds(1)) return;
     ReportData data;
-    data.snapshot = server_->snapshot();
+    data.snapshot = server_->snapshot(now);
     data.taken = now;
     for (const auto& m : server_->measurements()) {
       if (m.when > last_publish_) data.measurements.push_back(m);

@@ -152,6 +152,58 @@ TEST_F(System, RelayReportsToMasterAndEveryListShowsIt) {
       std::string::npos);
 }
 
+// Issue 18: a game being played reaches the master with its lag. One player's emulator runs at 30 frames a
+// second against the relay's 60 fps clock, so the game loses about half of its time, all of it to that
+// player: the room is marked laggy once it has played the 10 s a mark needs.
+TEST_F(System, APlayingGamesLagReachesTheMasterWithItsMark) {
+  start("lag", {"--name", "Lag relay"});
+  if (HasFatalFailure()) return;
+  kc::PlayerOptions o;
+  o.session.server = {0x7F000001, relay.handshake_port};
+  o.session.emulator = "MAME32k 0.64";
+  o.game = "Street Fighter II";
+  o.players = 2;
+  o.frames = 420;  // 14 s at 30 fps
+  o.fps = 30;
+  o.session.name = "slow";
+  kc::Player slow(o);
+  o.fps = 0;  // as fast as lock-step allows
+  o.session.name = "fast";
+  o.role = kc::PlayerOptions::Role::kJoinByName;
+  kc::Player fast(o);
+  kc::DriverOptions d;
+  d.deadline = kc::Millis(40000);
+  kc::UdpDriver driver(d);
+  ASSERT_EQ(driver.add(slow), "");
+  ASSERT_EQ(driver.add(fast), "");
+  std::jthread play([&] { driver.run(); });
+
+  nlohmann::json game;
+  const bool marked = poll_until(
+      [&] {
+        const auto res = http_get(master.http_port, "/api/v1/games");
+        const auto all = nlohmann::json::parse(res.body, nullptr, false);
+        if (all.is_discarded() || !all.contains("playing") || all["playing"].empty()) return false;
+        game = all["playing"][0];
+        return game.value("window_ms", 0) >= 10000;
+      },
+      30s);
+  ASSERT_TRUE(marked) << game.dump() << "\n" << master.process->log();
+  EXPECT_EQ(game.value("rom", ""), "Street Fighter II");
+  EXPECT_EQ(game.value("players", 0), 2);
+  const double window = game.value("window_ms", 0), wait = game.value("wait_ms", 0);
+  // Half the time by construction; a loaded machine slows the fast player too, which only adds to it.
+  EXPECT_GE(wait, 0.35 * window) << game.dump();
+  EXPECT_LE(wait, window) << game.dump();
+  EXPECT_GE(game.value("worst_player_wait_ms", 0), 0.9 * wait) << game.dump();  // the slow player's
+  EXPECT_EQ(game.value("lag", ""), "laggy") << game.dump();
+  nlohmann::json entry = relay_entry(master.http_port);
+  EXPECT_EQ(entry["lag"], "laggy") << entry.dump();
+  play.join();
+  EXPECT_TRUE(slow.result().completed) << slow.result().phase;
+  EXPECT_TRUE(fast.result().completed) << fast.result().phase;
+}
+
 // "/fair" in a room: the relay asks the master's PickRelay for the room's players and answers in the room's
 // chat. The players are on loopback, so the relay measured them at 0 hops when they logged in, and as the
 // only relay it is the pick ("(this relay)"). The same players through POST /api/v1/pick give the same relay.

@@ -191,6 +191,39 @@ TEST_F(MasterCatalog, EverythingSurvivesARestart) {
   EXPECT_TRUE(catalog_->check_session(reg.relay_id, reg.session_key).ok());  // the stream may resume
 }
 
+// Issue 18: playing games with their lag, a mark each, the relay's worst mark, kept across a restart.
+TEST_F(MasterCatalog, PlayingGamesCarryTheirLagMarkAndSurviveARestart) {
+  const auto reg = catalog_->register_relay(relay_input(add_token("one")), kT0);
+  ReportInput r = report(6, 3);
+  r.playing_games = 3;
+  // 0.3 s lost in 60 s (0.5 %): good; 2.4 s (4 %): some lag; 1 s in 5 s: too early for a mark.
+  r.playing = {{11, "Street Fighter II", "MAME32k", 2, 60'000, 300, 200},
+               {12, "Tekken 3", "ePSXe", 2, 60'000, 2'400, 2'000},
+               {13, "Kof 98", "MAME32k", 2, 5'000, 1'000, 1'000}};
+  ASSERT_TRUE(catalog_->apply_report(reg.relay_id, r, kT0 + 10).ok());
+  for (int restart = 0; restart < 2; ++restart) {
+    if (restart == 1) open();
+    const auto snap = catalog_->snapshot(kT0 + 20);
+    ASSERT_EQ(snap->playing.size(), 3u) << restart;
+    EXPECT_EQ(snap->playing[0].rom.utf8, "Street Fighter II");
+    EXPECT_EQ(snap->playing[0].lag, LagMark::kGood);
+    EXPECT_EQ(snap->playing[1].lag, LagMark::kSomeLag);
+    EXPECT_EQ(snap->playing[1].wait_ms, 2'400);
+    EXPECT_EQ(snap->playing[1].worst_wait_ms, 2'000);
+    EXPECT_EQ(snap->playing[2].lag, LagMark::kUnknown);
+    ASSERT_EQ(snap->servers.size(), 1u);
+    EXPECT_EQ(snap->servers[0].lag, LagMark::kSomeLag);  // the worst of its marks
+  }
+  // The next report replaces them; a relay that went offline shows none.
+  r.playing = {{12, "Tekken 3", "ePSXe", 2, 60'000, 9'000, 9'000}};
+  ASSERT_TRUE(catalog_->apply_report(reg.relay_id, r, kT0 + 1000).ok());
+  auto snap = catalog_->snapshot(kT0 + 1500);  // past the 250 ms between rebuilds
+  ASSERT_EQ(snap->playing.size(), 1u);
+  EXPECT_EQ(snap->playing[0].lag, LagMark::kLaggy);
+  snap = catalog_->snapshot(kT0 + 1000 + 3 * 1000 + 1);  // three report intervals without a report
+  EXPECT_TRUE(snap->playing.empty());
+}
+
 TEST_F(MasterCatalog, TouchServersAreKeyedByIpAndPortCheckedAndExpire) {
   TouchInput a;
   a.protocol = "touch_server";

@@ -98,6 +98,18 @@ Snapshot sample_snapshot() {
   g.max_players = 2;
   g.server = 0;
   s.games = {g};
+  ListedPlaying p;
+  p.game_id = 8;
+  p.rom = make_text(std::string("Pok\xE9mon Stadium", 15), "windows-1252");
+  p.emulator = make_text("Project64k", "windows-1252");
+  p.players = 4;
+  p.window_ms = 60'000;
+  p.wait_ms = 4'000;
+  p.worst_wait_ms = 3'500;
+  p.lag = LagMark::kLaggy;
+  p.server = 0;
+  s.playing = {p};
+  s.servers[0].lag = LagMark::kLaggy;
   return s;
 }
 
@@ -161,6 +173,38 @@ TEST(MasterFormats, ApiRelaysIncludesOfflineAndFilters) {
   ASSERT_EQ(games["games"].size(), 1u);
   EXPECT_EQ(games["games"][0]["relay_id"], "1");
   EXPECT_EQ(games["games"][0]["players"], 1);
+}
+
+// Issue 18: the lag of playing games in the JSON API.
+TEST(MasterFormats, ApiGamesListsPlayingGamesWithTheirLagMark) {
+  const Snapshot s = sample_snapshot();
+  const auto games = json::parse(render_api_games(s));
+  ASSERT_EQ(games["playing"].size(), 1u);
+  const auto& p = games["playing"][0];
+  EXPECT_EQ(p["relay_id"], "1");
+  EXPECT_EQ(p["rom"], "Pok\u00e9mon Stadium");
+  EXPECT_EQ(p["players"], 4);
+  EXPECT_EQ(p["lag"], "laggy");
+  EXPECT_EQ(p["wait_ms"], 4000);
+  EXPECT_EQ(p["window_ms"], 60000);
+  EXPECT_EQ(p["worst_player_wait_ms"], 3500);
+  const auto relays = json::parse(render_api_relays(s, {}));
+  EXPECT_EQ(relays["relays"][0]["lag"], "laggy");
+  EXPECT_TRUE(relays["relays"][1]["lag"].is_null());  // a touch server: nothing known
+}
+
+// 1 % and 5 % of the window, worked out by hand: 600 ms and 3 s of a minute.
+TEST(MasterLagMark, FromTheShareOfTheWindowTheGameLost) {
+  EXPECT_EQ(lag_mark(60'000, 0), LagMark::kGood);
+  EXPECT_EQ(lag_mark(60'000, 600), LagMark::kGood);
+  EXPECT_EQ(lag_mark(60'000, 601), LagMark::kSomeLag);
+  EXPECT_EQ(lag_mark(60'000, 3'000), LagMark::kSomeLag);
+  EXPECT_EQ(lag_mark(60'000, 3'001), LagMark::kLaggy);
+  EXPECT_EQ(lag_mark(10'000, 100), LagMark::kGood);  // the shortest window with a mark
+  EXPECT_EQ(lag_mark(9'999, 0), LagMark::kUnknown);  // too short to say
+  EXPECT_EQ(lag_mark(0, 0), LagMark::kUnknown);
+  EXPECT_EQ(lag_mark_key(LagMark::kSomeLag), "some_lag");
+  EXPECT_EQ(lag_mark_key(LagMark::kUnknown), "");
 }
 
 TEST(MasterFormats, SnapshotCachesEachRendering) {
@@ -338,6 +382,30 @@ TEST(MasterProtoConvert, ChecksReports) {
             "report.waiting[0].rom.raw: required");
   EXPECT_EQ(problem([](auto& r) { r.add_waiting()->CopyFrom(r.waiting(0)); }),
             "report.waiting[1].game_id: 1 appears twice");
+  const auto playing = [](auto& r) {
+    auto* g = r.add_playing();
+    g->set_game_id(2);
+    g->mutable_rom()->set_raw("Tekken");
+    g->set_players(2);
+    g->set_window_ms(60'000);
+    g->set_wait_ms(1'000);
+    g->set_worst_player_wait_ms(800);
+    return g;
+  };
+  EXPECT_EQ(problem([&](auto& r) { playing(r); }), "");
+  EXPECT_EQ(problem([&](auto& r) { playing(r)->set_wait_ms(60'001); }),
+            "report.playing[0].wait_ms (60001) exceeds window_ms (60000)");
+  EXPECT_EQ(problem([&](auto& r) { playing(r)->set_worst_player_wait_ms(1'001); }),
+            "report.playing[0].worst_player_wait_ms (1001) exceeds wait_ms (1000)");
+  EXPECT_EQ(problem([&](auto& r) { playing(r)->set_window_ms(3'600'001); }),
+            "report.playing[0].window_ms: at most 3600000 (got 3600001)");
+  EXPECT_EQ(problem([&](auto& r) { playing(r)->mutable_rom()->set_raw(""); }),
+            "report.playing[0].rom.raw: required");
+  EXPECT_EQ(problem([&](auto& r) {
+              playing(r);
+              playing(r);
+            }),
+            "report.playing[1].game_id: 2 appears twice");
   EXPECT_EQ(problem([](auto& r) { r.add_measurements()->set_address("not-an-ip"); }),
             "report.measurements[0].address: must be an IPv4 address (got \"not-an-ip\")");
   EXPECT_EQ(problem([](auto& r) {

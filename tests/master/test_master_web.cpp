@@ -80,7 +80,20 @@ class MasterWeb : public ::testing::Test {
     v1::RelayMessage report;
     auto* r = report.mutable_report();
     r->set_users(3);
-    r->set_games(1);
+    r->set_games(3);
+    r->set_playing_games(2);
+    // Two games being played (issue 18): 4 s lost in the last 60 s (laggy), 0.2 s (good).
+    for (const auto& [id, rom, wait] :
+         {std::tuple{2u, "Tekken 3", 4000u}, std::tuple{3u, "Mario Kart 64", 200u}}) {
+      auto* p = r->add_playing();
+      p->set_game_id(id);
+      p->mutable_rom()->set_raw(rom);
+      p->mutable_emulator()->set_raw("Project64k");
+      p->set_players(2);
+      p->set_window_ms(60'000);
+      p->set_wait_ms(wait);
+      p->set_worst_player_wait_ms(wait);
+    }
     auto* w = r->add_waiting();
     w->set_game_id(1);
     w->mutable_rom()->set_raw("Street Fighter II' - Champion Edition");
@@ -119,6 +132,19 @@ TEST_F(MasterWeb, ThePageShowsTheRelayAndItsWaitingGame) {
   EXPECT_NE(dom.find("Street Fighter II' - Champion Edition"), std::string::npos);
   EXPECT_NE(dom.find(">online<"), std::string::npos);
   EXPECT_NE(dom.find("1 server online, 3 users, 1 waiting game"), std::string::npos);
+  // The games being played, each with its lag mark in its own row; the relay with its worst.
+  const auto row_of = [&](const std::string& text) {
+    const auto at = dom.find(text);
+    if (at == std::string::npos) return std::string();
+    const auto begin = dom.rfind("<tr", at);
+    return dom.substr(begin, dom.find("</tr>", at) - begin);
+  };
+  EXPECT_NE(row_of("Tekken 3").find("class=\"lag laggy\">laggy<"), std::string::npos) << row_of("Tekken 3");
+  EXPECT_NE(row_of("Mario Kart 64").find("class=\"lag good\">good<"), std::string::npos)
+      << row_of("Mario Kart 64");
+  EXPECT_NE(row_of("Caf\xC3\xA9 Netplay").find("3 (1 waiting) <span class=\"lag laggy\">laggy<"),
+            std::string::npos)
+      << row_of("Caf\xC3\xA9 Netplay");
 }
 
 // A group link: made over the API, opened in the browser (the visit joins, from 127.0.0.1), and the page

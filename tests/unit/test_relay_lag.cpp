@@ -272,3 +272,43 @@ TEST(Lagstat, NotPlayingYet) {
   a.send(p::GameChat{"", "/lagstat"});
   EXPECT_TRUE(contains(a.texts(), "Lag: the game is not playing"));
 }
+
+// What the master's reports carry (reporter.cpp): each playing game's window, its loss and the worst player's
+// share, worked out from the times the test chooses.
+TEST(LagReport, APlayingGameCarriesItsWindowItsLossAndTheWorstPlayersShare) {
+  Game2 t;
+  t.frame();      // frame 0 complete at T: the clock starts; 16 ms on
+  t.frame(60ms);  // frame 1 complete at T + 76 ms, due at T + 16.667: 59.333 ms lost, bob's; 60 ms on
+  t.frame(30ms);  // frame 2 due at T + 59.333 + 33.333 = 92.667, complete at T + 106: 13.333 ms more, bob's
+  t.frame();      // frame 3 due at T + 72.667 + 50 = 122.667, complete at T + 106: on time; 16 ms on
+  t.frame(20ms);  // frame 4 due at T + 72.667 + 66.667 = 139.333, complete at T + 142: 2.667 ms more, bob's
+  // 16 + 60 + 30 + 16 + 20 = 142 ms since frame 0.
+  const r::Snapshot snap = t.h.server().snapshot(t.h.now());
+  ASSERT_EQ(snap.playing.size(), 1u);
+  const auto& g = snap.playing[0];
+  EXPECT_EQ(g.id, t.game_id);
+  EXPECT_EQ(g.rom, "Street Fighter II");
+  EXPECT_EQ(g.players, 2u);
+  EXPECT_EQ(g.window_ms, 142u);
+  EXPECT_EQ(g.wait_ms, 75u);  // 59.333 + 13.333 + 2.667 = 75.333 ms, in whole ms
+  EXPECT_EQ(g.worst_wait_ms, 75u);
+  EXPECT_TRUE(snap.waiting.empty());
+  // The snapshot without a time leaves the playing games out (it serves /metrics and the announcer).
+  EXPECT_TRUE(t.h.server().snapshot().playing.empty());
+  EXPECT_EQ(t.h.server().snapshot().playing_games, 1u);
+}
+
+TEST(LagReport, AlicesShareIsTheWorstWhenSheIsTheLateOne) {
+  Game2 t;
+  t.frame();
+  // bob first, alice 40 ms later: frame 1 due at T + 16.667, complete at T + 56: 39.333 ms, alice's.
+  t.b.send(p::GameData{"", Game2::bytes({2, 2})});
+  t.h.advance(40ms);
+  t.a.send(p::GameData{"", Game2::bytes({1, 1})});
+  t.h.advance(10ms);
+  t.frame(25ms);  // due at T + 56 + 16.667 = 72.667, bob at T + 66 + 25 = 91: 18.333 ms, bob's
+  const auto g = t.h.server().snapshot(t.h.now()).playing.at(0);
+  EXPECT_EQ(g.window_ms, 16u + 40 + 10 + 25);
+  EXPECT_EQ(g.wait_ms, 57u);        // 39.333 + 18.333 = 57.667
+  EXPECT_EQ(g.worst_wait_ms, 39u);  // alice's 39.333
+}

@@ -97,6 +97,25 @@ void Server::Impl::restart_lag(Game& g, TimePoint now) {
   }
 }
 
+std::vector<std::uint32_t> Server::playing_addresses() const {
+  std::vector<std::uint32_t> ips;
+  for (const auto& [id, g] : impl_->games) {
+    if (g->state != GameState::kPlaying) continue;
+    for (const Player& p : g->players) {
+      const Session* s = p.playing ? impl_->session_const(p.user_id) : nullptr;
+      if (s && std::find(ips.begin(), ips.end(), s->addr.ip) == ips.end()) ips.push_back(s->addr.ip);
+    }
+  }
+  return ips;
+}
+
+void Server::note_rtt(std::uint32_t ip, std::uint32_t rtt_ms) {
+  if (rtt_ms == 0) return;
+  for (auto& [id, s] : impl_->sessions) {
+    if (s->addr.ip == ip && s->state == SessionState::kLoggedIn) s->measured_ping_ms = rtt_ms;
+  }
+}
+
 // A playing game's lag for the master: the window the figures cover, the game's loss in it and the largest
 // share of one player. The slots may reach one slot further back than the window covers; the loss is capped
 // at the window, as it is by construction over the whole slots.
@@ -146,7 +165,7 @@ std::vector<std::string> Server::Impl::lagstat(const Game& g, TimePoint now) con
   for (std::size_t i = 0; i < g.players.size(); ++i) {
     const Player& p = g.players[i];
     const Session* s = session_const(p.user_id);
-    Row r{i + 1, p.left || !s ? t("lag.left") : s->name, p.lag.sum(now, slot), s ? s->ping_ms : 0,
+    Row r{i + 1, p.left || !s ? t("lag.left") : s->name, p.lag.sum(now, slot), s ? s->current_ping_ms() : 0,
           p.conn_type};
     std::string line = t("lag.player", {{"number", r.number},
                                         {"player", r.name},

@@ -167,6 +167,13 @@ class Server {
   // The answer to a /fair: each line goes to the room's chat; nothing happens when the room has closed.
   void fair_answer(std::uint32_t game_id, const std::vector<std::string>& lines, TimePoint now, Sink& out);
 
+  // --- Lag statistics (docs/RELAY.md "Lag statistics") ---
+  // The addresses of the players in games being played, each once: the shell probes them now and then.
+  std::vector<std::uint32_t> playing_addresses() const;
+  // A round trip to `ip` measured since its players logged in (0 is ignored): /lagstat shows it, and its
+  // advice uses it, instead of the login ping.
+  void note_rtt(std::uint32_t ip, std::uint32_t rtt_ms);
+
   // --- Moderation (relay/core/moderation.hpp, docs/OPERATING.md "Staff") ---
   // Where lasting changes and audit events go; null (the default): memory only, no audit.
   void set_journal(Journal* journal);

@@ -62,6 +62,9 @@ struct Session {
   TimePoint last_ack_sent{};
   TimePoint first_ack_sent{};
   std::uint32_t ping_ms = 0;
+  // The latest round trip measured since login (Server::note_rtt: the shell's probes in play); 0 = none.
+  std::uint32_t measured_ping_ms = 0;
+  std::uint32_t current_ping_ms() const { return measured_ping_ms != 0 ? measured_ping_ms : ping_ms; }
   std::size_t last_request_size = 0;  // before login: replies stay within twice this
 
   TimePoint created{}, last_heard{}, last_action{}, last_resend{};
@@ -366,7 +369,7 @@ struct Server::Impl {
   void private_message(Session& s, std::uint16_t to, std::string_view text, TimePoint now);
   bool ignores(const Session& receiver, const Session& sender) const;
   std::vector<std::string> lagstat(const Game& g, TimePoint now) const;
-  Snapshot::PlayingGame playing_lag(const Game& g, TimePoint now) const;  // for the master's reports
+  Snapshot::PlayingGame playing_lag(const Game& g, TimePoint now) const;   // for the master's reports
   void lag_command(Game& g, Session& s, const Command& c, TimePoint now);  // lag.cpp
   std::vector<FairPlayer> fair_players(const Game& g) const;
   static constexpr std::uint32_t kMinFps = 1, kMaxFps = 240;

@@ -50,6 +50,9 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 
 constexpr auto kTick = std::chrono::milliseconds(10);
+// Players in games being played are probed this often (with a prober: docs/RELAY.md "Lag statistics"); the
+// prober answers from its cache within 30 s, so no address is probed more often than that.
+constexpr auto kPlayProbeInterval = std::chrono::seconds(30);
 constexpr int kMaxBatchesPerWake = 16;      // then let the timer and the other sockets run
 constexpr std::size_t kSharedBatch = 64;    // datagrams per recvmmsg on the handshake and shared ports
 constexpr std::size_t kRangeBatch = 8;      // on a per-client port (one client each)
@@ -369,6 +372,7 @@ class Relay {
       sink_.flush();
       publish_reports(now);
       publish_announce(now);
+      probe_players(now);
       if (server_->shutdown_requested()) {
         spdlog::info("an admin asked for /shutdown: stopping");
         server_->shutdown(settings_.core.messages.format("quit.shutdown"), now, sink_);
@@ -494,6 +498,31 @@ class Relay {
       spdlog::info("probes: ICMP echo over a {}, UDP with rising TTL as the fallback",
                    prober_->icmp_description());
     }
+  }
+
+  // The round trips of the players in play, for /lagstat (Server::note_rtt): asked of the prober, whose
+  // answer comes on its thread and is posted onto ours. Only what was reached counts.
+  void probe_players(TimePoint now) {
+    if (!prober_ || now - last_play_probe_ < kPlayProbeInterval) return;
+    last_play_probe_ = now;
+    std::vector<std::string> addresses;
+    for (const std::uint32_t ip : server_->playing_addresses())
+      addresses.push_back(net::ip_to_string(ip));
+    if (addresses.empty()) return;
+    prober_->submit(std::move(addresses), std::chrono::milliseconds(2000),
+                    [this](std::vector<probe::Result> results) {
+                      std::vector<std::pair<std::uint32_t, std::uint32_t>> rtts;
+                      for (const auto& r : results) {
+                        if (r.outcome != probe::Outcome::kReached) continue;
+                        const auto ms = std::chrono::ceil<std::chrono::milliseconds>(r.rtt).count();
+                        rtts.emplace_back(r.ip, static_cast<std::uint32_t>(std::max<std::int64_t>(ms, 1)));
+                      }
+                      if (rtts.empty()) return;
+                      asio::post(io_, [this, rtts = std::move(rtts)] {
+                        for (const auto& [ip, ms] : rtts)
+                          server_->note_rtt(ip, ms);
+                      });
+                    });
   }
 
 #ifdef KF_HAVE_REPORTER
@@ -818,6 +847,7 @@ class Relay {
   std::vector<std::unique_ptr<MasterReporter>> reporters_;
   std::unique_ptr<FairAsker> fair_;
   TimePoint last_publish_{};
+  TimePoint last_play_probe_{};
 #endif
 };
 

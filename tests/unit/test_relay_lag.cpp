@@ -4,6 +4,8 @@
 // test itself chooses.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "relay/core/lag.hpp"
 #include "tests/unit/relay_harness.hpp"
 
@@ -311,4 +313,29 @@ TEST(LagReport, AlicesShareIsTheWorstWhenSheIsTheLateOne) {
   EXPECT_EQ(g.window_ms, 16u + 40 + 10 + 25);
   EXPECT_EQ(g.wait_ms, 57u);        // 39.333 + 18.333 = 57.667
   EXPECT_EQ(g.worst_wait_ms, 39u);  // alice's 39.333
+}
+
+// A round trip measured in play (the shell's probes) replaces the login ping in /lagstat and in its advice;
+// only playing players' addresses are handed out for probing.
+TEST(Lagstat, ARoundTripMeasuredInPlayReplacesTheLoginPing) {
+  Game2 t;  // both logged in with the harness's 10 ms round trip
+  t.frame();
+  t.frame(200ms);  // frame 1 due at T + 16.667, bob's input at T + 216: 199.333 ms, bob's
+  auto addresses = t.h.server().playing_addresses();
+  std::sort(addresses.begin(), addresses.end());
+  EXPECT_EQ(addresses, (std::vector<std::uint32_t>{ip(198, 51, 100, 2), ip(203, 0, 113, 1)}));
+  auto lines = t.lagstat();
+  EXPECT_TRUE(contains(lines, "P2 bob: waited on 0.20 s, late 1x, ping 10 ms, LAN"))
+      << ::testing::PrintToString(lines);
+  EXPECT_FALSE(contains(lines, "is high for"));
+
+  t.h.server().note_rtt(ip(198, 51, 100, 2), 75);
+  t.h.server().note_rtt(ip(203, 0, 113, 1), 0);  // nothing measured: the login ping stays
+  lines = t.lagstat();
+  EXPECT_TRUE(contains(lines, "P2 bob: waited on 0.20 s, late 1x, ping 75 ms, LAN"))
+      << ::testing::PrintToString(lines);
+  EXPECT_TRUE(contains(lines, "P1 alice: waited on 0.00 s, late 0x, ping 10 ms, LAN"));
+  // The same advice as for a 75 ms login ping (AHighPingOnATooLowTypeGetsTheTypeThatCoversIt).
+  EXPECT_TRUE(contains(lines, "P2 bob: ping 75 ms is high for LAN; Low would not wait (delay 1, 9 frames)"))
+      << ::testing::PrintToString(lines);
 }

@@ -116,6 +116,10 @@ set(KF_PKG_MAN_DIR ${KF_PKG_DIR}/man)  # for tests/package (systemd-analyze veri
 
 # ---- What gets installed --------------------------------------------------------------------------------
 install(TARGETS kaillera-relay kaillera-master kaillera_cli RUNTIME DESTINATION bin)
+# The relay's texts in every language (relay/messages/*.toml; English is compiled in too). The relay looks in
+# ../share/kaillera-federation/messages beside its binary (docs/OPERATING.md "Languages").
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/relay/messages/ DESTINATION share/${KF_PKG_NAME}/messages
+        FILES_MATCHING PATTERN "*.toml")
 install(FILES ${KF_PKG_DIR}/etc/relay.toml ${KF_PKG_DIR}/etc/master.toml ${KF_PKG_DIR}/etc/access.toml
         DESTINATION ${KF_PKG_ETC} PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/kaillera-relay.service

@@ -10,6 +10,7 @@
 #include "master/formats.hpp"
 #include "master/pick/render.hpp"
 #include "master/touch.hpp"
+#include "master/web_texts.hpp"
 
 namespace kaillera::master {
 
@@ -373,10 +374,28 @@ HttpResponse route(RouteContext& ctx, const HttpRequest& req) {
     return r;
   }
   if (path == "/" || path == "/index.html") {
+    // The page in the browser's language, or ?lang='s (the page's language switch).
+    std::string lang;
+    if (const auto q = req.target.find('?'); q != std::string::npos) {
+      for (std::string_view rest = std::string_view(req.target).substr(q + 1); !rest.empty();) {
+        const auto amp = rest.find('&');
+        const std::string_view param = rest.substr(0, amp);
+        if (param.rfind("lang=", 0) == 0) lang = web_language_of(param.substr(5));
+        rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+      }
+    }
+    if (lang.empty()) {
+      std::string_view accept;
+      for (const auto& [name, value] : req.headers)
+        if (name == "accept-language") accept = value;
+      lang = web_language(accept);
+    }
     HttpResponse r;
     r.content_type = "text/html; charset=utf-8";
-    r.body = std::string(ctx.web_page);
+    r.body = render_web_page(ctx.web_page, lang);
     r.headers.emplace_back("Cache-Control", "no-cache");
+    r.headers.emplace_back("Content-Language", lang);
+    r.headers.emplace_back("Vary", "Accept-Language");
     return r;
   }
   return error_response(404,

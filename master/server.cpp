@@ -40,6 +40,7 @@
 #include "master/tokens.hpp"
 #include "master/web_page.hpp"
 #include "master/webhook/sender.hpp"
+#include "master/web_texts.hpp"
 
 namespace kaillera::master {
 
@@ -385,6 +386,10 @@ int serve(const Settings& start_settings) {
   };
   std::unique_ptr<MirrorFetcher> mirrors = make_mirrors(s);
 
+  // The page's texts are built in: a language that lacks a key or changes a placeholder is a build's mistake,
+  // refused before anyone sees the page (the web texts test checks it first).
+  if (const std::string problem = check_web_texts(); !problem.empty())
+    throw std::runtime_error("web page texts: " + problem);
   RouteContext ctx{catalog,
                    unix_now,
                    [&] {

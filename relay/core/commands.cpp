@@ -63,19 +63,20 @@ void Server::Impl::command(Session& s, std::string_view text, Game* room, TimePo
   };
   if (!command_allowed(s, now)) {
     ++counters.refused_command_flood;
-    error("Commands: flood control, wait a moment");
+    error(t("command.flood"));
   } else if (c.info == nullptr) {
-    error("Unknown command /" + word + ". Try /help");
+    error(t("command.unknown", {{"command", word}}));
   } else if (s.level < c.info->level) {
-    error("/" + word + " is for " + std::string(level_name(c.info->level)) + "s of this relay");
+    error(t("command.level",
+            {{"command", word}, {"levels", t("levels." + std::string(level_name(c.info->level)))}}));
   } else if (c.info->scope == Scope::kRoom && room == nullptr) {
-    error("/" + word + " works inside a game room");
+    error(t("command.room_only", {{"command", word}}));
   } else if (c.info->scope == Scope::kLobby && room != nullptr) {
-    error("/" + word + " works in the lobby chat");
+    error(t("command.lobby_only", {{"command", word}}));
   } else if (c.info->owner && room->owner != s.id && s.level < Level::kAdmin) {
-    error("/" + word + " is for the room's owner");
+    error(t("command.owner_only", {{"command", word}}));
   } else if (!c.ok) {
-    error("Usage: " + std::string(c.info->usage));
+    error(t("command.usage", {{"usage", usage_text(*c.info)}}));
   } else if (c.info->level >= Level::kModerator) {
     staff_command(s, c, room, now);
   } else if (c.info->scope == Scope::kRoom) {
@@ -88,34 +89,36 @@ void Server::Impl::command(Session& s, std::string_view text, Game* room, TimePo
 
 void Server::Impl::help(Session& s, Game* room) {
   const bool owner = room && (room->owner == s.id || s.level >= Level::kAdmin);
-  auto list = [&](std::string_view title, auto keep) {
-    std::string line(title);
-    bool any = false;
+  // The first line starts with the title, the next ones are indented (help.more_line).
+  auto list = [&](const std::string& title, auto keep) {
+    std::string words;
+    bool first = true;
+    auto emit = [&] {
+      reply(s, first ? t("help.first_line", {{"title", title}, {"commands", words}})
+                     : t("help.more_line", {{"commands", words}}));
+      first = false;
+      words.clear();
+    };
     for (const auto& c : command_table()) {
       if (!keep(c)) continue;
       const std::string w = " /" + std::string(c.word);
-      if (line.size() + w.size() > kHelpLine && any) {
-        reply(s, line);
-        line = " ";
-      }
-      line += w;
-      any = true;
+      if ((first ? title.size() : 1) + words.size() + w.size() > kHelpLine && !words.empty()) emit();
+      words += w;
     }
-    if (any) reply(s, line);
+    if (!words.empty()) emit();
   };
   auto here = [&](const CommandInfo& c) {
     return c.scope == Scope::kBoth || (c.scope == Scope::kRoom) == (room != nullptr);
   };
-  list("Commands:", [&](const CommandInfo& c) { return c.level == Level::kNormal && !c.owner && here(c); });
-  if (owner) list("Owner:", [&](const CommandInfo& c) { return c.owner; });
+  list(t("help.commands"),
+       [&](const CommandInfo& c) { return c.level == Level::kNormal && !c.owner && here(c); });
+  if (owner) list(t("help.owner"), [&](const CommandInfo& c) { return c.owner; });
   for (Level l : {Level::kModerator, Level::kAdmin, Level::kOwner}) {
     if (s.level < l) break;
-    const std::string title = std::string(level_name(l)) + ":";
+    const std::string title = t("help.level", {{"level", level_text(l)}});
     list(title, [&](const CommandInfo& c) { return c.level == l && here(c); });
   }
-  reply(s,
-        room ? "In the lobby chat there are more; /<command> alone shows its usage"
-             : "In a game room there are more (/lagstat, /fair, the owner's); bad arguments show the usage");
+  reply(s, room ? t("help.more_in_lobby") : t("help.more_in_room"));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -131,34 +134,33 @@ bool Server::Impl::ignores(const Session& receiver, const Session& sender) const
 void Server::Impl::private_message(Session& s, std::uint16_t to, std::string_view text, TimePoint now) {
   Session* t = find_user(to);
   if (!t) {
-    reply(s, "No user has id " + std::to_string(to));
+    reply(s, this->t("user.no_such_id", {{"id", to}}));
     return;
   }
   if (t == &s) {
-    reply(s, "That is you");
+    reply(s, this->t("user.is_you"));
     return;
   }
   if (!s.staff() && mod.silenced(s.addr.ip, now)) {
     ++counters.refused_silenced;
-    reply(s, "You are silenced: no private messages");
+    reply(s, this->t("pm.silenced"));
     return;
   }
   if (text.size() > cfg.max_chat_length || has_control_chars(text)) {
-    reply(s, "Message not sent: too long (max " + std::to_string(cfg.max_chat_length) +
-                 ") or control characters");
+    reply(s, this->t("pm.too_long", {{"max", cfg.max_chat_length}}));
     return;
   }
   if (!s.staff() && (t->msg_off || ignores(*t, s))) {
-    reply(s, t->name + " does not take private messages now");
+    reply(s, this->t("pm.refused", {{"player", t->name}}));
     return;
   }
-  const std::string in = "PM from " + s.name + " (id " + std::to_string(s.id) + "): " + std::string(text);
+  const std::string in = this->t("pm.from", {{"player", s.name}, {"id", s.id}, {"text", text}});
   if (t->game_id != 0) {
-    room_info(*t, in + "  (/r to reply)");
+    room_info(*t, in);
   } else {
-    info(*t, in + "  (/r to reply)");
+    info(*t, in);
   }
-  reply(s, "PM to " + t->name + " (id " + std::to_string(t->id) + "): " + std::string(text));
+  reply(s, this->t("pm.to", {{"player", t->name}, {"id", t->id}, {"text", text}}));
   t->reply_to = s.id;
   s.reply_to = t->id;
   if (cfg.audit_chat) {
@@ -179,16 +181,20 @@ void Server::Impl::player_command(Session& s, const Command& c, Game* room, Time
       help(s, room);
       return;
     case Verb::kVersion:
-      reply(s, "kaillera-relay " KF_VERSION);
+      reply(s, t("version.line", {{"version", KF_VERSION}}));
       if (s.level >= Level::kAdmin) {
         std::size_t playing_games = 0;
         for (const auto& [id, g] : games)
           playing_games += g->state != GameState::kWaiting ? 1 : 0;
-        reply(s, std::to_string(logged_in_count()) + " users, " + std::to_string(games.size()) + " games (" +
-                     std::to_string(playing_games) + " playing), charset " + cfg.charset + ", state " +
-                     (journal && journal->has_state_file() ? "saved" : "in memory only") + ", " +
-                     std::to_string(mod.bans(now).size()) + " bans, " +
-                     std::to_string(mod.silences(now).size()) + " silences");
+        reply(s,
+              t("version.admin", {{"users", logged_in_count()},
+                                  {"games", games.size()},
+                                  {"playing", playing_games},
+                                  {"charset", cfg.charset},
+                                  {"state", journal && journal->has_state_file() ? t("version.state_saved")
+                                                                                 : t("version.state_memory")},
+                                  {"bans", mod.bans(now).size()},
+                                  {"silences", mod.silences(now).size()}}));
       }
       return;
     case Verb::kFindUser: {
@@ -196,17 +202,18 @@ void Server::Impl::player_command(Session& s, const Command& c, Game* room, Time
       for (const auto& [id, o] : sessions) {
         if (o->state != SessionState::kLoggedIn || !name_matches(c.text, o->name)) continue;
         if (++found > kMaxFound) continue;
-        std::string line = "id " + std::to_string(o->id) + ": " + o->name;
+        std::string line = t("finduser.line", {{"id", o->id}, {"player", o->name}});
         if (const Game* g = o->game_id ? game(o->game_id) : nullptr) {
-          line += " in game " + std::to_string(g->id) + " (" + g->rom.substr(0, 24) + ")";
+          line += t("finduser.in_game", {{"game", g->id}, {"rom", g->rom.substr(0, 24)}});
         }
         if (s.staff()) {
-          line += " " + net::ip_to_string(o->addr.ip) + " " + std::string(level_name(o->level));
+          line +=
+              t("finduser.staff", {{"ip", net::ip_to_string(o->addr.ip)}, {"level", level_text(o->level)}});
         }
         reply(s, line);
       }
-      if (found == 0) reply(s, "No user's name matches " + std::string(c.text));
-      if (found > kMaxFound) reply(s, "... and " + std::to_string(found - kMaxFound) + " more");
+      if (found == 0) reply(s, t("finduser.none", {{"pattern", c.text}}));
+      if (found > kMaxFound) reply(s, t("list.more", {{"count", found - kMaxFound}}));
       return;
     }
     case Verb::kMsg:
@@ -214,7 +221,7 @@ void Server::Impl::player_command(Session& s, const Command& c, Game* room, Time
       return;
     case Verb::kReply:
       if (s.reply_to == 0) {
-        reply(s, "No private message to reply to");
+        reply(s, t("pm.no_reply"));
       } else {
         private_message(s, s.reply_to, c.text, now);
       }
@@ -222,80 +229,79 @@ void Server::Impl::player_command(Session& s, const Command& c, Game* room, Time
     case Verb::kMsgOn:
     case Verb::kMsgOff:
       s.msg_off = c.info->verb == Verb::kMsgOff;
-      reply(s, s.msg_off ? "Private messages: off (staff can still reach you)" : "Private messages: on");
+      reply(s, s.msg_off ? t("pm.off") : t("pm.on"));
       return;
     case Verb::kIgnore:
     case Verb::kUnignore: {
       Session* t = find_user(c.target->user_id);
       if (!t || t == &s) {
-        reply(s, "No other user has id " + std::to_string(c.target->user_id));
+        reply(s, this->t("ignore.no_user", {{"id", c.target->user_id}}));
         return;
       }
       auto it = std::find(s.ignored.begin(), s.ignored.end(), t->addr.ip);
       if (c.info->verb == Verb::kUnignore) {
         if (it != s.ignored.end()) s.ignored.erase(it);
-        reply(s, "No longer ignoring " + t->name);
+        reply(s, this->t("ignore.off", {{"player", t->name}}));
         return;
       }
       if (t->staff()) {
-        reply(s, "Staff of this relay cannot be ignored");
+        reply(s, this->t("ignore.staff"));
         return;
       }
       if (it == s.ignored.end()) {
         if (s.ignored.size() >= kMaxIgnored) s.ignored.erase(s.ignored.begin());
         s.ignored.push_back(t->addr.ip);
       }
-      reply(s, "Ignoring " + t->name + " (and others at that address): /unignore " + std::to_string(t->id));
+      reply(s, this->t("ignore.on", {{"player", t->name}, {"id", t->id}}));
       return;
     }
     case Verb::kIgnoreAll:
       s.ignore_all = true;
-      reply(s, "Ignoring everyone's chat but staff's: /unignoreall to undo");
+      reply(s, t("ignore.all"));
       return;
     case Verb::kUnignoreAll:
       s.ignore_all = false;
       s.ignored.clear();
-      reply(s, "Ignoring no one");
+      reply(s, t("ignore.none"));
       return;
     case Verb::kMe: {
       if (!s.staff() && mod.silenced(s.addr.ip, now)) {
         ++counters.refused_silenced;
-        reply(s, "You are silenced");
+        reply(s, t("chat.silenced"));
         return;
       }
       if (c.text.size() > cfg.max_chat_length || has_control_chars(c.text)) {
-        reply(s, "Too long or control characters");
+        reply(s, t("me.refused"));
         return;
       }
       if (room) {
         if (!s.staff() && room->muted_ips.count(s.addr.ip)) {
           ++counters.refused_silenced;
-          room_error(s, "You are muted in this room");
+          room_error(s, t("chat.muted"));
           return;
         }
-        const std::string line = "* " + s.name + " " + std::string(c.text);
+        const std::string line = t("me.line", {{"player", s.name}, {"text", c.text}});
         for (const auto& p : room->players) {
           if (Session* o = session(p.user_id); o && !p.left && !ignores(*o, s)) room_info(*o, line);
         }
         return;
       }
       if (chat_flooding(s, now)) return;
-      send_lobby_chat(s, proto::ServerInformation{"Server", "* " + s.name + " " + std::string(c.text)});
+      send_lobby_chat(
+          s, proto::ServerInformation{"Server", t("me.line", {{"player", s.name}, {"text", c.text}})});
       return;
     }
     case Verb::kMyIp:
-      reply(s,
-            "Your address: " + net::ip_to_string(s.addr.ip) + " (port " + std::to_string(s.addr.port) + ")");
+      reply(s, t("myip.line", {{"ip", net::ip_to_string(s.addr.ip)}, {"port", s.addr.port}}));
       return;
     case Verb::kAliveCheck:
       // The machine-read answer clients poll for (EmuLinker-K's ":ALIVECHECK=" prefix), in the lobby window.
-      info(s, ":ALIVECHECK=kaillera-relay Alive Check: You are still logged in.");
+      info(s, ":ALIVECHECK=" + t("alivecheck.line"));
       return;
     case Verb::kP2pOn:
     case Verb::kP2pOff:
       s.p2p = c.info->verb == Verb::kP2pOn;
-      reply(s, s.p2p ? "P2P mode on: no lobby chat, joins or quits while you play"
-                     : "P2P mode off: lobby traffic while you play");
+      reply(s, s.p2p ? t("p2p.on") : t("p2p.off"));
       return;
     default:
       return;
@@ -323,51 +329,47 @@ void Server::Impl::room_command(Session& s, Game& g, const Command& c, TimePoint
       return;
     case Verb::kFair: {
       const bool asked = fair_hook && fair_hook(g.id, fair_players(g), FairPurpose::kFair);
-      announce_to_room(g, asked
-                              ? "Asking the master for the fairest relay for this room's players..."
-                              : "The fair relay pick needs a master directory; this relay reports to none.");
+      announce_to_room(g, asked ? t("fair.asking") : t("fair.no_master"));
       return;
     }
     case Verb::kNum:
-      room_info(s, std::to_string(player_count(g)) + " player(s) in the room (max " +
-                       std::to_string(g.max_players) + ")");
+      room_info(s, t("num.line", {{"count", player_count(g)}, {"max", g.max_players}}));
       return;
     case Verb::kStart:
       on_start_game(s, now);
       return;
     case Verb::kStartN:
       if (g.state != GameState::kWaiting) {
-        room_error(s, "The game has already started");
+        room_error(s, t("start.already_started"));
       } else if (c.number < 1 || c.number > g.max_players) {
-        room_error(s, "Usage: /startn <players>, 1 to " + std::to_string(g.max_players));
+        room_error(s, t("startn.usage", {{"max", g.max_players}}));
       } else if (player_count(g) >= c.number) {
         on_start_game(s, now);
       } else {
         g.start_at = c.number;
-        announce_to_room(g, "The game starts by itself once " + std::to_string(c.number) + " players are in");
+        announce_to_room(g, t("startn.set", {{"count", c.number}}));
       }
       return;
     case Verb::kMaxUsers:
       if (c.number < std::max<std::uint32_t>(1, player_count(g)) || c.number > cfg.max_players) {
-        room_error(s, "Usage: /maxusers <n>, from the players present to " + std::to_string(cfg.max_players));
+        room_error(s, t("maxusers.usage", {{"max", cfg.max_players}}));
         return;
       }
       g.max_players = c.number;
-      room_info(s, "Max players: " + std::to_string(c.number));
+      room_info(s, t("maxusers.set", {{"count", c.number}}));
       game_status_to_all(g);
       return;
     case Verb::kMaxPing:
       if (c.number > 10000) {
-        room_error(s, "Usage: /maxping <ms> (0 = no limit)");
+        room_error(s, t("maxping.usage"));
         return;
       }
       g.max_ping = c.number;
-      room_info(
-          s, c.number ? "Max ping: " + std::to_string(c.number) + " ms" : std::string("Max ping: no limit"));
+      room_info(s, c.number ? t("maxping.set", {{"ms", c.number}}) : t("maxping.off"));
       return;
     case Verb::kRoomKick:
       if (c.number < 1 || c.number > g.players.size() || g.players[c.number - 1].left) {
-        room_error(s, "Usage: /kick <player number>");
+        room_error(s, t("kick.usage"));
         return;
       }
       on_kick(s, g.players[c.number - 1].user_id, now);
@@ -387,20 +389,20 @@ void Server::Impl::room_command(Session& s, Game& g, const Command& c, TimePoint
       Session* t = find_user(c.target->user_id);
       // A mute outlives leaving the room, so /unmute takes any logged-in user; /mute, players present.
       if (!t || (c.info->verb == Verb::kMute && t->game_id != g.id)) {
-        room_error(s, "No player in this room has id " + std::to_string(c.target->user_id));
+        room_error(s, this->t("mute.no_player", {{"id", c.target->user_id}}));
         return;
       }
       if (c.info->verb == Verb::kUnmute) {
         g.muted_ips.erase(t->addr.ip);
-        announce_to_room(g, t->name + " may chat in this room again");
+        announce_to_room(g, this->t("mute.off", {{"player", t->name}}));
         return;
       }
       if (t == &s || t->id == g.owner || (t->staff() && t->level >= s.level)) {
-        room_error(s, "You cannot mute " + t->name);
+        room_error(s, this->t("mute.refused", {{"player", t->name}}));
         return;
       }
       g.muted_ips.insert(t->addr.ip);
-      announce_to_room(g, t->name + " was muted in this room");
+      announce_to_room(g, this->t("mute.on", {{"player", t->name}}));
       return;
     }
     case Verb::kMuteAll:
@@ -409,25 +411,24 @@ void Server::Impl::room_command(Session& s, Game& g, const Command& c, TimePoint
         if (o && !p.left && o->id != g.owner && o != &s && !(o->staff() && o->level >= s.level))
           g.muted_ips.insert(o->addr.ip);
       }
-      announce_to_room(g, "Everyone but the owner was muted in this room");
+      announce_to_room(g, t("mute.all"));
       return;
     case Verb::kUnmuteAll:
       g.muted_ips.clear();
-      announce_to_room(g, "Everyone may chat in this room again");
+      announce_to_room(g, t("mute.none"));
       return;
     case Verb::kSwap: {
       if (g.state != GameState::kWaiting) {
-        room_error(s, "/swap works before the game starts");
+        room_error(s, t("swap.started"));
         return;
       }
       if (c.number != g.players.size()) {
-        room_error(s, "Usage: /swap <order>: each of the " + std::to_string(g.players.size()) +
-                          " player numbers once, e.g. /swap 21");
+        room_error(s, t("swap.usage_count", {{"count", g.players.size()}}));
         return;
       }
       for (std::uint32_t i = 0; i < c.number; ++i) {
         if (c.order[i] > g.players.size()) {  // checked before anything moves
-          room_error(s, "Usage: /swap <order>: numbers 1 to " + std::to_string(g.players.size()));
+          room_error(s, t("swap.usage_range", {{"count", g.players.size()}}));
           return;
         }
       }
@@ -435,31 +436,28 @@ void Server::Impl::room_command(Session& s, Game& g, const Command& c, TimePoint
       for (std::uint32_t i = 0; i < c.number; ++i)
         reordered.push_back(std::move(g.players[c.order[i] - 1u]));
       g.players = std::move(reordered);
-      std::string line = "Player numbers:";
+      std::string line = t("swap.title");
       for (std::size_t i = 0; i < g.players.size(); ++i) {
         if (const Session* o = session(g.players[i].user_id))
-          line += " P" + std::to_string(i + 1) + " " + o->name;
+          line += t("swap.player", {{"number", i + 1}, {"player", o->name}});
       }
       announce_to_room(g, line);
       return;
     }
     case Verb::kSetEmu:
       g.emu_locked = !c.on;
-      announce_to_room(g, g.emu_locked ? "Only " + g.emulator + " may join this room"
-                                       : std::string("Any emulator may join this room"));
+      announce_to_room(g, g.emu_locked ? t("setemu.on", {{"emulator", g.emulator}}) : t("setemu.off"));
       return;
     case Verb::kSetConn: {
       g.conn_locked = !c.on;
       const std::uint8_t conn = owner_conn_type(g);
-      announce_to_room(g, g.conn_locked ? "Only connection type " + std::string(proto::conn_type_name(conn)) +
-                                              " may join this room"
-                                        : std::string("Any connection type may join this room"));
+      announce_to_room(
+          g, g.conn_locked ? t("setconn.on", {{"conn", proto::conn_type_name(conn)}}) : t("setconn.off"));
       return;
     }
     case Verb::kDetectAutofire:
       if (c.number > 5) {
-        room_error(s,
-                   "Usage: /detectautofire <0-5>: 0 = off, 1 = only the fastest autofire ... 5 = slower too");
+        room_error(s, t("autofire.usage"));
         return;
       }
       g.autofire = static_cast<std::uint8_t>(c.number);
@@ -467,14 +465,11 @@ void Server::Impl::room_command(Session& s, Game& g, const Command& c, TimePoint
         p.autofire.reset();
         p.autofire.set_sensitivity(g.autofire);
       }
-      announce_to_room(g, g.autofire
-                              ? "Autofire detection: sensitivity " + std::to_string(g.autofire) + " of 5"
-                              : std::string("Autofire detection: off"));
+      announce_to_room(g, g.autofire ? t("autofire.on", {{"level", g.autofire}}) : t("autofire.off"));
       return;
     case Verb::kSameDelay:
       g.same_delay = c.on;
-      announce_to_room(g, g.same_delay ? "Same delay: every player gets the delay of the highest ping"
-                                       : "Own delay: every player gets the delay of its own ping");
+      announce_to_room(g, g.same_delay ? t("samedelay.on") : t("samedelay.off"));
       return;
     default:
       return;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "relay/core/admission.hpp"
+#include "relay/core/messages.hpp"
 
 namespace kaillera::relay {
 
@@ -96,6 +97,10 @@ struct Config {
   // Admission before overload (admission.hpp): new connections, logins and game starts are refused while the
   // shell's measured load is over these limits; games already playing continue.
   AdmissionLimits admission;
+
+  // Texts (messages.hpp): the catalog of every text sent to players, already in `charset`. English unless the
+  // shell loaded a language (relay.toml `language`, `messages_file`).
+  Messages messages;
 };
 
 // An empty string when the config is usable, else the first problem, naming its key.

@@ -55,9 +55,10 @@ void Server::Impl::maybe_lag_notice(Game& g, Player& p, TimePoint now) {
   p.lag_noticed = now;
   const Session* s = session(p.user_id);
   const auto number = static_cast<std::size_t>(&p - g.players.data()) + 1;
-  announce_to_room(g, "P" + std::to_string(number) + " " + (s ? s->name : std::string("?")) +
-                          " made the game wait " + seconds_text(waited) + " in the last " +
-                          std::to_string(window_seconds(g, now)) + " s - /lagstat");
+  announce_to_room(g, t("lag.notice", {{"number", number},
+                                       {"player", s ? s->name : std::string("?")},
+                                       {"waited", seconds_text(waited)},
+                                       {"window", window_seconds(g, now)}}));
 }
 
 // A resend request (a datagram with nothing new) from a player during play.
@@ -75,11 +76,11 @@ std::int64_t Server::Impl::window_seconds(const Game& g, TimePoint now) const {
   return std::max<std::int64_t>(1, std::min(since, cfg.lagstat_window).count());
 }
 
-std::string Server::Impl::seconds_text(Micros t) {
-  const auto cs = (t.count() + 5000) / 10000;  // hundredths, rounded
-  std::string frac = std::to_string(cs % 100);
-  if (frac.size() < 2) frac.insert(0, "0");
-  return std::to_string(cs / 100) + "." + frac + " s";
+std::string Server::Impl::seconds_text(Micros d) const {
+  const auto cs = (d.count() + 5000) / 10000;  // hundredths, rounded
+  const auto frac = cs % 100;
+  return t("lag.seconds",
+           {{"seconds", std::to_string(cs / 100) + (frac < 10 ? ".0" : ".") + std::to_string(frac)}});
 }
 
 // The window starts again (play begins, /lagreset, /fps): the clock at the next frame, nothing counted.
@@ -142,15 +143,17 @@ Snapshot::PlayingGame Server::Impl::playing_lag(const Game& g, TimePoint now) co
 std::vector<std::string> Server::Impl::lagstat(const Game& g, TimePoint now) const {
   std::vector<std::string> lines;
   if (g.state != GameState::kPlaying || !g.clock.running()) {
-    lines.push_back("Lag: the game is not playing");
+    lines.push_back(t("lag.not_playing"));
     return lines;
   }
   const Micros slot = lag_slot();
   const LagCounts total = g.lag.sum(now, slot);
   const auto fps_text = std::to_string(static_cast<long>(g.fps));
-  lines.push_back("Lag, last " + std::to_string(window_seconds(g, now)) + " s at " + fps_text +
-                  " fps: the game waited " + seconds_text(Micros(total.wait_us)) + ", " +
-                  std::to_string(total.late) + (total.late == 1 ? " frame" : " frames") + " late");
+  lines.push_back(
+      t(total.late == 1 ? "lag.total_one" : "lag.total", {{"window", window_seconds(g, now)},
+                                                          {"fps", fps_text},
+                                                          {"waited", seconds_text(Micros(total.wait_us))},
+                                                          {"late", total.late}}));
   struct Row {
     std::size_t number;
     std::string name;
@@ -162,31 +165,34 @@ std::vector<std::string> Server::Impl::lagstat(const Game& g, TimePoint now) con
   for (std::size_t i = 0; i < g.players.size(); ++i) {
     const Player& p = g.players[i];
     const Session* s = session_const(p.user_id);
-    Row r{i + 1, p.left || !s ? std::string("(left)") : s->name, p.lag.sum(now, slot),
-          s ? s->current_ping_ms() : 0, p.conn_type};
-    std::string line = "P" + std::to_string(r.number) + " " + r.name + ": waited on " +
-                       seconds_text(Micros(r.counts.wait_us)) + ", late " + std::to_string(r.counts.late) +
-                       "x, ping " + std::to_string(r.ping) + " ms, " +
-                       std::string(proto::conn_type_name(r.conn_type));
-    if (r.counts.zeros != 0) line += ", lost " + std::to_string(r.counts.zeros);
-    if (r.counts.resends != 0) line += ", resends " + std::to_string(r.counts.resends);
-    if (!p.playing) line += " (dropped)";
+    Row r{i + 1, p.left || !s ? t("lag.left") : s->name, p.lag.sum(now, slot), s ? s->current_ping_ms() : 0,
+          p.conn_type};
+    std::string line = t("lag.player", {{"number", r.number},
+                                        {"player", r.name},
+                                        {"waited", seconds_text(Micros(r.counts.wait_us))},
+                                        {"late", r.counts.late},
+                                        {"ping", r.ping},
+                                        {"conn", proto::conn_type_name(r.conn_type)}});
+    if (r.counts.zeros != 0) line += t("lag.lost", {{"count", r.counts.zeros}});
+    if (r.counts.resends != 0) line += t("lag.resends", {{"count", r.counts.resends}});
+    if (!p.playing) line += t("lag.dropped");
     lines.push_back(std::move(line));
     rows.push_back(std::move(r));
   }
   // Advice. Below this much in the window the game played smoothly.
   constexpr Micros kWorthNaming = Millis(50);
   if (Micros(total.wait_us) < kWorthNaming) {
-    lines.push_back("Smooth: nobody made the game wait");
+    lines.push_back(t("lag.smooth"));
     return lines;
   }
   const auto worst = std::max_element(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
     return a.counts.wait_us < b.counts.wait_us;
   });
   if (worst != rows.end() && worst->counts.wait_us > 0) {
-    lines.push_back("Most waits: P" + std::to_string(worst->number) + " " + worst->name + ", " +
-                    seconds_text(Micros(worst->counts.wait_us)) + " of " +
-                    seconds_text(Micros(total.wait_us)));
+    lines.push_back(t("lag.most_waits", {{"number", worst->number},
+                                         {"player", worst->name},
+                                         {"waited", seconds_text(Micros(worst->counts.wait_us))},
+                                         {"total", seconds_text(Micros(total.wait_us))}}));
   }
   // A player who made the game wait on a connection type too low for its ping: the type that covers it
   // (KAILLERA.md §5.3) and the frame delay it would get. One type up is within a ping's noise (LAN at 20 ms
@@ -196,11 +202,13 @@ std::vector<std::string> Server::Impl::lagstat(const Game& g, TimePoint now) con
     const std::uint8_t better = conn_type_for_ping(r.ping, g.fps);
     if (better < r.conn_type + 2) continue;
     const auto d = proto::frame_delay(r.ping, better);
-    lines.push_back("P" + std::to_string(r.number) + " " + r.name + ": ping " + std::to_string(r.ping) +
-                    " ms is high for " + std::string(proto::conn_type_name(r.conn_type)) + "; " +
-                    std::string(proto::conn_type_name(better)) + " would not wait (delay " +
-                    std::to_string(d) + ", " + std::to_string(proto::input_lag_frames(d, better)) +
-                    " frames)");
+    lines.push_back(t("lag.advice", {{"number", r.number},
+                                     {"player", r.name},
+                                     {"ping", r.ping},
+                                     {"conn", proto::conn_type_name(r.conn_type)},
+                                     {"better", proto::conn_type_name(better)},
+                                     {"delay", d},
+                                     {"frames", proto::input_lag_frames(d, better)}}));
   }
   return lines;
 }
@@ -217,17 +225,16 @@ void Server::Impl::lag_command(Game& g, Session& s, const Command& c, TimePoint 
       return;
     case Verb::kLagreset:
       restart_lag(g, now);
-      announce_to_room(g, "Lag statistics start again now (" + s.name + ")");
+      announce_to_room(g, t("lag.reset", {{"player", s.name}}));
       return;
     case Verb::kFps:
       if (c.number < kMinFps || c.number > kMaxFps) {
-        room_error(s, "Usage: /fps <frames per second>, " + std::to_string(kMinFps) + " to " +
-                          std::to_string(kMaxFps));
+        room_error(s, t("lag.fps_usage", {{"min", kMinFps}, {"max", kMaxFps}}));
         return;
       }
       g.fps = c.number;
       restart_lag(g, now);
-      announce_to_room(g, "Lag is measured at " + std::to_string(c.number) + " frames a second from now");
+      announce_to_room(g, t("lag.fps_set", {{"fps", c.number}}));
       return;
     default:
       return;

@@ -18,35 +18,34 @@ void Server::Impl::complete_login(Session& s, TimePoint now) {
   std::string refusal;
   const std::string_view name = trim(s.name);
   if (name.empty()) {
-    refusal = "Empty username";
+    refusal = t("login.empty_name");
   } else if (s.name.size() > cfg.max_name_length) {
-    refusal = "Username too long (max " + std::to_string(cfg.max_name_length) + ")";
+    refusal = t("login.name_too_long", {{"max", cfg.max_name_length}});
   } else if (has_control_chars(s.name) || s.name.find('|') != std::string::npos ||
              equals_ignore_case(name, kServerName) || equals_ignore_case(name, "Error")) {
-    refusal = "Username contains illegal characters";
+    refusal = t("login.name_illegal");
   } else if (s.emulator.size() > cfg.max_emulator_length || s.emulator.find('|') != std::string::npos) {
-    refusal = "Emulator name not allowed";
+    refusal = t("login.emulator_illegal");
   } else if (!proto::valid_conn_type(s.conn_type) || (cfg.allowed_conn_types & (1u << s.conn_type)) == 0) {
-    refusal = "Connection type not allowed: " + std::string(proto::conn_type_name(s.conn_type));
+    refusal = t("login.conn_type", {{"conn", proto::conn_type_name(s.conn_type)}});
   } else if (refusal = policy_refusal(s, now); !refusal.empty()) {
     // banned, filtered or over an abuse limit (staff.cpp)
   } else if (s.ping_ms > cfg.max_ping_ms && !s.exempt()) {
-    refusal = "Ping too high: " + std::to_string(s.ping_ms) + " > " + std::to_string(cfg.max_ping_ms);
+    refusal = t("login.ping", {{"ping", s.ping_ms}, {"max", cfg.max_ping_ms}});
   } else if (cfg.max_users != 0 && logged_in_count() >= cfg.max_users && !s.exempt()) {
-    refusal = "Server is full";
+    refusal = t("login.full");
   } else if (admission.refusing() && !s.exempt()) {
     ++counters.refused_busy_login;
-    refusal =
-        "Server busy: it takes no new players right now; games already playing continue. Try again "
-        "later or another server";
+    refusal = t("login.busy");
   } else {
     for (auto& [id, other] : sessions) {
       if (other.get() == &s || other->state != SessionState::kLoggedIn) continue;
       if (equals_ignore_case(trim(other->name), name)) {
         if (other->addr.ip == s.addr.ip) {
-          remove_session(*other, "Reconnected", now);  // the same player coming back: the old session goes
+          remove_session(*other, t("quit.reconnected"),
+                         now);  // the same player coming back: the old session goes
         } else {
-          refusal = "Username already in use";
+          refusal = t("login.name_in_use");
         }
         break;
       }
@@ -77,8 +76,7 @@ void Server::Impl::complete_login(Session& s, TimePoint now) {
   send_lobby(proto::UserJoined{s.name, s.id, s.ping_ms, s.conn_type});
   for (const auto& line : cfg.motd)
     info(s, line);
-  if (s.staff())
-    info(s, "You are " + std::string(level_name(s.level)) + " on this relay: /help lists your commands");
+  if (s.staff()) info(s, t("login.staff", {{"level", level_text(s.level)}}));
   s.burst_left = s.tx.pending();
   if (const AccessEntry* e = mod.access().match(s.addr.ip); e && !e->announce.empty()) {
     send_lobby(proto::ServerInformation{kServerName, e->announce});
@@ -164,17 +162,17 @@ void Server::Impl::on_global_chat(Session& s, std::string_view text, TimePoint n
   }
   s.last_action = now;
   if (text.size() > cfg.max_chat_length) {
-    info(s, "Chat denied: message too long (max " + std::to_string(cfg.max_chat_length) + ")");
+    info(s, t("chat.too_long", {{"max", cfg.max_chat_length}}));
     return;
   }
   if (has_control_chars(text)) {
-    info(s, "Chat denied: control characters");
+    info(s, t("chat.control"));
     return;
   }
   if (mod.silenced(s.addr.ip, now) && !s.staff()) {
     ++counters.refused_silenced;
     const Sanction* x = mod.silence_of(s.addr.ip, now);
-    info(s, "Chat denied: you are silenced" + (x ? " (" + sanction_text(*x, now) + ")" : std::string()));
+    info(s, x ? t("chat.silenced_for", {{"sanction", sanction_text(*x, now)}}) : t("chat.denied_silenced"));
     return;
   }
   if (chat_flooding(s, now)) return;
@@ -192,7 +190,7 @@ void Server::Impl::on_global_chat(Session& s, std::string_view text, TimePoint n
 bool Server::Impl::chat_flooding(Session& s, TimePoint now) {
   if (!s.exempt() && s.last_chat && now - *s.last_chat < cfg.chat_flood) {
     ++counters.refused_chat_flood;
-    info(s, "Chat denied: flood control, wait a moment");
+    info(s, t("chat.flood"));
     return true;
   }
   s.last_chat = now;
@@ -202,8 +200,7 @@ bool Server::Impl::chat_flooding(Session& s, TimePoint now) {
 void Server::Impl::on_user_quit(Session& s, std::string_view message, TimePoint now) {
   ++counters.quits;
   std::string msg(message);
-  if (trim(msg).empty() || msg.size() > cfg.max_quit_length || has_control_chars(msg))
-    msg = "Normal Client Exit";
+  if (trim(msg).empty() || msg.size() > cfg.max_quit_length || has_control_chars(msg)) msg = t("quit.normal");
   remove_session(s, msg, now);
 }
 

@@ -44,8 +44,7 @@ void Server::Impl::on_cached_game_data(Session& s, std::uint8_t index, TimePoint
   auto entry = p->in_cache.at(index);
   if (!entry) {
     ++counters.drop_bad_message;
-    room_info(s,
-              "Game data error: cache position " + std::to_string(index) + " is empty; the game may desync");
+    room_info(s, t("game.cache_error", {{"index", index}}));
     return;
   }
   note_cache_use(*p, true);
@@ -182,8 +181,7 @@ void Server::Impl::fill_lost_input(Session& s, std::uint16_t lost, TimePoint now
   Player* p = g ? player_of(*g, s.id) : nullptr;
   if (!g || !p || g->state != GameState::kPlaying || !p->playing) return;
   ++counters.desyncs;
-  const std::string line =
-      "Input lost from " + s.name + " (" + std::to_string(lost) + " packets): zeros used";
+  const std::string line = t("game.input_lost", {{"player", s.name}, {"count", lost}});
   for (const auto& q : g->players) {
     if (Session* o = session(q.user_id); o && !q.left) room_info(*o, line);
   }
@@ -207,7 +205,7 @@ void Server::Impl::check_games(TimePoint now) {
     if (g.state == GameState::kNetsync) {
       for (const auto& p : g.players) {
         if (p.playing && !p.ready && now - g.started > kNetsyncTimeout) {
-          to_drop.emplace_back(p.user_id, "not ready after 60 s");
+          to_drop.emplace_back(p.user_id, t("drop.not_ready"));
         }
       }
       continue;
@@ -224,9 +222,8 @@ void Server::Impl::check_games(TimePoint now) {
       if (now - p.last_data > cfg.data_deadline) {
         to_drop.emplace_back(
             p.user_id,
-            "no game data for " +
-                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(cfg.data_deadline).count()) +
-                " s");
+            t("drop.no_data",
+              {{"seconds", std::chrono::duration_cast<std::chrono::seconds>(cfg.data_deadline).count()}}));
       } else if (resend_now) {
         // It may have lost our last block: repeat our newest messages to it.
         stall_resends.push_back(p.user_id);
@@ -270,9 +267,9 @@ void Server::Impl::scan_autofire(Game& g, Player& p, ByteSpan data) {
     if (!p.autofire.scan(data.subspan(at, p.bytes_per_frame))) continue;
     const Session* s = session(p.user_id);
     const auto number = static_cast<std::size_t>(&p - g.players.data()) + 1;
-    announce_to_room(g, "P" + std::to_string(number) + " " + (s ? s->name : std::string("?")) +
-                            ": autofire suspected (a button toggles every " +
-                            std::to_string(p.autofire.half_period()) + " frames, again and again)");
+    announce_to_room(g, t("autofire.suspected", {{"number", number},
+                                                 {"player", s ? s->name : std::string("?")},
+                                                 {"frames", p.autofire.half_period()}}));
   }
 }
 

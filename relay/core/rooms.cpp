@@ -63,7 +63,7 @@ void Server::Impl::watch_game(Session& s, Game& g) {
   s.game_id = g.id;
   send(s, pi);
   send(s, proto::JoinGame{"", g.id, s.name, s.ping_ms, s.id, s.conn_type});
-  room_info(s, "Stealth: you watch this room unseen (/stealthoff in the lobby to join rooms openly)");
+  room_info(s, t("stealth.watching"));
 }
 
 bool Server::Impl::join_spam(Game& g, std::uint32_t ip, TimePoint now) {
@@ -93,23 +93,23 @@ void Server::Impl::on_create_game(Session& s, const proto::CreateGame& m, TimePo
   std::string reason;
   std::string_view rom = m.rom;
   if (s.game_id != 0) {
-    reason = "you are already in a game";
+    reason = t("create.in_game");
   } else if (rom.empty() || rom.find_first_not_of(' ') == std::string_view::npos) {
-    reason = "empty game name";
+    reason = t("create.empty_name");
   } else if (rom.size() > cfg.max_game_name_length) {
-    reason = "game name too long";
+    reason = t("create.name_too_long");
   } else if (has_control_chars(rom) || rom.find('|') != std::string_view::npos) {
-    reason = "game name contains illegal characters";
+    reason = t("create.name_illegal");
   } else if (!s.exempt() && s.last_create && now - *s.last_create < cfg.create_flood) {
-    reason = "flood control, wait a moment";
+    reason = t("create.flood");
   } else if (!s.exempt() && !mod.access().game_allowed(rom)) {
     ++counters.refused_game;
-    reason = "this game is not allowed on this relay";
+    reason = t("create.game_denied");
   } else if (cfg.max_games != 0 && games.size() >= cfg.max_games) {
-    reason = "the server has too many games";
+    reason = t("create.too_many_games");
   }
   const std::uint32_t id = reason.empty() ? allocate_game_id() : 0;
-  if (reason.empty() && id == 0) reason = "no free game id";
+  if (reason.empty() && id == 0) reason = t("create.no_id");
   if (!reason.empty()) {
     audit(AuditEvent{"refused", {}}
               .text("what", "create_game")
@@ -117,7 +117,7 @@ void Server::Impl::on_create_game(Session& s, const proto::CreateGame& m, TimePo
               .text("ip", net::ip_to_string(s.addr.ip))
               .text("game", rom)
               .text("reason", reason));
-    info(s, "Create Game Denied: " + reason);
+    info(s, t("create.denied", {{"reason", reason}}));
     send(s, proto::QuitGame{s.name, s.id});
     return;
   }
@@ -158,26 +158,24 @@ void Server::Impl::on_join_game(Session& s, const proto::JoinGame& m, TimePoint 
     return;
   }
   if (s.game_id != 0) {
-    reason = "you are already in a game";
+    reason = t("join.in_game");
   } else if (!g) {
-    reason = "no such game";
+    reason = t("join.no_game");
   } else if (g->state != GameState::kWaiting) {
-    reason = "the game has already started";
+    reason = t("join.started");
   } else if (player_count(*g) >= g->max_players) {
-    reason = "the room is full";
+    reason = t("join.full");
   } else if (g->banned_ips.count(s.addr.ip) != 0) {
-    reason = "you were kicked from this room";
+    reason = t("join.kicked");
   } else if (g->max_ping != 0 && s.ping_ms > g->max_ping) {
-    reason = "ping " + std::to_string(s.ping_ms) + " ms is above the room's limit of " +
-             std::to_string(g->max_ping);
+    reason = t("join.ping", {{"ping", s.ping_ms}, {"max", g->max_ping}});
   } else if (g->emu_locked && s.emulator != g->emulator) {
-    reason = "the room is for " + g->emulator + " only";
+    reason = t("join.emulator", {{"emulator", g->emulator}});
   } else if (g->conn_locked && s.conn_type != owner_conn_type(*g)) {
-    reason = "the room is for connection type " + std::string(proto::conn_type_name(owner_conn_type(*g))) +
-             " only";
+    reason = t("join.conn_type", {{"conn", proto::conn_type_name(owner_conn_type(*g))}});
   } else if (!s.exempt() && join_spam(*g, s.addr.ip, now)) {
     ++counters.refused_join_spam;
-    reason = "too many joins of this room, wait a minute";
+    reason = t("join.spam");
   }
   if (!reason.empty()) {
     audit(AuditEvent{"refused", {}}
@@ -186,7 +184,7 @@ void Server::Impl::on_join_game(Session& s, const proto::JoinGame& m, TimePoint 
               .text("ip", net::ip_to_string(s.addr.ip))
               .num("game_id", m.game_id)
               .text("reason", reason));
-    info(s, "Join Game Denied: " + reason);
+    info(s, t("join.denied", {{"reason", reason}}));
     send(s, proto::QuitGame{s.name, s.id});
     return;
   }
@@ -206,17 +204,17 @@ void Server::Impl::on_join_game(Session& s, const proto::JoinGame& m, TimePoint 
   send(s, pi);
   send_room(*g, proto::JoinGame{"", g->id, s.name, s.ping_ms, s.id, s.conn_type});
   if (s.emulator != g->emulator) {
-    announce_to_room(*g, s.name + " uses another emulator (" + s.emulator + ") than the owner (" +
-                             g->emulator + "): the game cannot start");
+    announce_to_room(*g, t("join.other_emulator",
+                           {{"player", s.name}, {"emulator", s.emulator}, {"owner_emulator", g->emulator}}));
   }
   if (g->start_at != 0 && player_count(*g) >= g->start_at && g->state == GameState::kWaiting &&
       !g->chat_room()) {
     // A start like the owner's /start: players who cannot play together are not started (§5.3); /startn
     // stays on, so a later join may start the game.
     if (std::string why = start_refusal(*g); !why.empty()) {
-      announce_to_room(*g, "Start denied: " + why);
+      announce_to_room(*g, t("start.denied", {{"reason", why}}));
     } else {
-      announce_to_room(*g, std::to_string(g->start_at) + " players are in: starting (/startn)");
+      announce_to_room(*g, t("startn.starting", {{"count", g->start_at}}));
       g->start_at = 0;
       start_game(*g, now);
     }
@@ -235,12 +233,12 @@ void Server::Impl::on_game_chat(Session& s, std::string_view text, TimePoint now
   }
   // Game chat may carry game data (§9.15): no content filter, only a length bound.
   if (text.size() > cfg.max_game_chat_length) {
-    room_error(s, "Message too long (max " + std::to_string(cfg.max_game_chat_length) + ")");
+    room_error(s, t("chat.room_too_long", {{"max", cfg.max_game_chat_length}}));
     return;
   }
   if (!s.staff() && (g->muted_ips.count(s.addr.ip) != 0 || mod.silenced(s.addr.ip, now))) {
     ++counters.refused_silenced;
-    room_error(s, g->muted_ips.count(s.addr.ip) ? "You are muted in this room" : "You are silenced");
+    room_error(s, g->muted_ips.count(s.addr.ip) ? t("chat.muted") : t("chat.silenced"));
     return;
   }
   const proto::GameChat m{s.name, text};
@@ -267,19 +265,18 @@ void Server::Impl::on_game_chat(Session& s, std::string_view text, TimePoint now
 std::string Server::Impl::start_refusal(const Game& g) {
   if (admission.refusing()) {
     ++counters.refused_busy_start;
-    return "the server is busy and starts no new games right now (games already playing continue); try "
-           "again in a minute";
+    return t("start.busy");
   }
-  if (player_count(g) < 2 && !cfg.allow_single_player) return "at least two players are needed";
+  if (player_count(g) < 2 && !cfg.allow_single_player) return t("start.two_players");
   for (const auto& p : g.players) {
     if (p.left) continue;
     const auto it = sessions.find(p.user_id);
     if (it == sessions.end()) continue;
     const Session& s = *it->second;
-    if (s.emulator != g.emulator) return s.name + " uses another emulator (" + s.emulator + ")";
+    if (s.emulator != g.emulator)
+      return t("start.other_emulator", {{"player", s.name}, {"emulator", s.emulator}});
     if (!cfg.allow_mixed_conn_types && p.conn_type != g.players.front().conn_type) {
-      return s.name + " uses another connection type (" + std::string(proto::conn_type_name(p.conn_type)) +
-             ")";
+      return t("start.other_conn_type", {{"player", s.name}, {"conn", proto::conn_type_name(p.conn_type)}});
     }
   }
   return {};
@@ -292,19 +289,19 @@ void Server::Impl::on_start_game(Session& s, TimePoint now) {
     return;
   }
   if (g->owner != s.id && s.level < Level::kAdmin) {
-    room_error(s, "Only the owner can start the game");
+    room_error(s, t("start.owner_only"));
     return;
   }
   if (g->chat_room()) {
-    room_info(s, "This room is a chat room (its name starts with *): games do not start here");
+    room_info(s, t("start.chat_room"));
     return;
   }
   if (g->state != GameState::kWaiting) {
-    room_error(s, "The game has already started");
+    room_error(s, t("start.already_started"));
     return;
   }
   if (std::string why = start_refusal(*g); !why.empty()) {
-    room_error(s, "Start denied: " + why);
+    room_error(s, t("start.denied", {{"reason", why}}));
     return;
   }
   start_game(*g, now);
@@ -411,10 +408,13 @@ void Server::Impl::maybe_begin_play(Game& game_ref, TimePoint now) {
     const Session* o = session(p.user_id);
     if (!o || !p.playing) continue;
     const auto d = proto::frame_delay(delay_ping(*g, o->ping_ms), p.conn_type);
-    std::string line = "P" + std::to_string(i + 1) + " " + o->name + ": delay " + std::to_string(d) + " (" +
-                       std::to_string(proto::input_lag_frames(d, p.conn_type)) + " frames, " +
-                       std::string(proto::conn_type_name(p.conn_type)) + ", " + std::to_string(o->ping_ms) +
-                       " ms" + (g->same_delay ? ", same delay for all)" : ")");
+    const std::string line = t(g->same_delay ? "start.delay_same" : "start.delay",
+                               {{"number", i + 1},
+                                {"player", o->name},
+                                {"delay", d},
+                                {"frames", proto::input_lag_frames(d, p.conn_type)},
+                                {"conn", proto::conn_type_name(p.conn_type)},
+                                {"ping", o->ping_ms}});
     for (const auto& q : g->players) {
       if (Session* r = session(q.user_id)) room_info(*r, line);
     }
@@ -436,7 +436,8 @@ void Server::Impl::on_drop(Session& s, TimePoint now, std::string_view why) {
   const auto number = static_cast<std::uint8_t>(p - g->players.data() + 1);
   if (!why.empty()) {
     for (const auto& q : g->players) {
-      if (Session* o = session(q.user_id)) room_info(*o, s.name + " dropped: " + std::string(why));
+      if (Session* o = session(q.user_id))
+        room_info(*o, t("drop.line", {{"player", s.name}, {"reason", why}}));
     }
   }
   send_room(*g, proto::PlayerDrop{s.name, number});
@@ -537,25 +538,25 @@ void Server::Impl::on_kick(Session& s, std::uint16_t target_id, TimePoint now) {
     return;
   }
   if (g->owner != s.id && s.level < Level::kAdmin) {
-    room_error(s, "Only the owner can kick");
+    room_error(s, t("kick.owner_only"));
     return;
   }
   Session* t = session(target_id);
   if (!t || t->game_id != g->id || !player_of(*g, target_id)) {
-    room_error(s, "No such player in this room");
+    room_error(s, this->t("kick.no_player"));
     return;
   }
   if (t->id == s.id) {
-    room_error(s, "You cannot kick yourself");
+    room_error(s, this->t("kick.self"));
     return;
   }
   if (t->level >= Level::kModerator && t->level >= s.level) {
-    room_error(s, "You cannot kick staff of this relay from a room");
+    room_error(s, this->t("kick.staff"));
     return;
   }
   g->banned_ips.insert(t->addr.ip);
   for (const auto& p : g->players) {
-    if (Session* o = session(p.user_id)) room_info(*o, t->name + " was kicked from the room");
+    if (Session* o = session(p.user_id)) room_info(*o, this->t("kick.done", {{"player", t->name}}));
   }
   leave_game(*t, now, true);
 }

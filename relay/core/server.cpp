@@ -456,7 +456,7 @@ void Server::Impl::on_bundle(std::uint16_t local_port, const net::Endpoint& from
     if (b->messages[0].type == static_cast<std::uint8_t>(proto::MessageType::kUserInformation) &&
         b->messages[0].seq == 0) {
       {
-        remove_session(s, "Reconnected", now);
+        remove_session(s, t("quit.reconnected"), now);
         s.silent = true;  // its address now belongs to the new session: nothing more goes to the old one
         on_login_packet(local_port, from, *b, data, now, out);
         return;
@@ -707,16 +707,16 @@ void Server::Impl::housekeeping(TimePoint now) {
     v.erase(std::remove_if(v.begin(), v.end(), [&](TimePoint t) { return now >= t; }), v.end());
     it = v.empty() ? pending_by_ip.erase(it) : std::next(it);
   }
-  std::vector<std::pair<Session*, const char*>> expired;
+  std::vector<std::pair<Session*, std::string>> expired;
   for (auto& [id, s] : sessions) {
     if (s->state == SessionState::kAcking) {
       if (now - s->created > cfg.login_timeout) expired.emplace_back(s.get(), "");
     } else if (s->state == SessionState::kLoggedIn) {
       if (now - s->last_heard > cfg.keepalive_timeout) {
-        expired.emplace_back(s.get(), "Ping timeout");
+        expired.emplace_back(s.get(), t("quit.ping_timeout"));
       } else if (cfg.idle_timeout.count() > 0 && !s->exempt() && now - s->last_action > cfg.idle_timeout) {
         const Game* g = s->game_id ? game(s->game_id) : nullptr;
-        if (!g || g->state == GameState::kWaiting) expired.emplace_back(s.get(), "Inactivity Timeout");
+        if (!g || g->state == GameState::kWaiting) expired.emplace_back(s.get(), t("quit.inactivity"));
       }
     }
   }

@@ -85,6 +85,9 @@ struct Counters {
   std::uint64_t refused_busy_start = 0;        // game starts refused while the relay refused new load
   std::uint64_t staff_actions = 0;             // staff commands that changed something
   std::uint64_t moderation_writes_failed = 0;  // lasting changes the shell could not write
+
+  // Texts sent in English because their translation cannot be written in the relay's charset (messages.hpp).
+  std::uint64_t texts_in_english = 0;
 };
 
 // A measurement the relay takes of a peer: hop count from TTL and, when known, the round-trip time.

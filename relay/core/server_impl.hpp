@@ -148,8 +148,8 @@ struct Server::Impl {
   explicit Impl(Config c);
 
   Config cfg;
-  Counters counters;
-  Admission admission;  // admission.hpp: refusing new load while over the limits
+  mutable Counters counters;  // mutable: formatting a text (const) counts English fallbacks
+  Admission admission;        // admission.hpp: refusing new load while over the limits
   std::uint16_t handshake_port = 0;
   std::vector<std::uint16_t> game_ports;
   bool per_client_ports = false;
@@ -272,6 +272,18 @@ struct Server::Impl {
   void audit(AuditEvent e) {
     if (journal) journal->audit(std::move(e));
   }
+  // A text of the catalog (cfg.messages) with its placeholders filled; English fallbacks are counted.
+  std::string t(std::string_view key, std::initializer_list<MessageArg> args = {}) const {
+    bool fallback = false;
+    std::string text = cfg.messages.format(key, args, &fallback);
+    if (fallback) ++counters.texts_in_english;
+    return text;
+  }
+  std::string level_text(Level l) const { return t("level." + std::string(level_name(l))); }
+  // A command's usage line ("/kick <player number>"): usage.<word>; the owner's /kick is usage.kick_player.
+  std::string usage_text(const CommandInfo& c) const {
+    return t("usage." + (c.verb == Verb::kRoomKick ? std::string("kick_player") : std::string(c.word)));
+  }
   void info(Session& s, std::string_view text);        // 0x17 from "Server"
   void room_info(Session& s, std::string_view text);   // 0x08 from "Server"
   void room_error(Session& s, std::string_view text);  // 0x08 from "Error"
@@ -324,7 +336,7 @@ struct Server::Impl {
   void maybe_lag_notice(Game& g, Player& p, TimePoint now);
   void note_resend_request(Session& s, TimePoint now);
   std::int64_t window_seconds(const Game& g, TimePoint now) const;
-  static std::string seconds_text(Micros t);
+  std::string seconds_text(Micros t) const;  // "1.25 s" (lag.seconds)
   void restart_lag(Game& g, TimePoint now);
   bool playing_zeros = false;  // play_zeros is feeding lost input: lag from it is lost input's
   void send_block(Player& p, Session& s);

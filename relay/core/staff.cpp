@@ -23,11 +23,6 @@ bool looks_like_url(std::string_view name) {
   return false;
 }
 
-std::string minutes_text(std::optional<std::uint32_t> minutes) {
-  if (!minutes) return "permanently";
-  return "for " + std::to_string(*minutes) + " min";
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -56,8 +51,7 @@ void Server::change_written(std::uint64_t change_id, bool ok, TimePoint now, Sin
   s.pending_acks.erase(it);
   if (!ok) ++s.counters.moderation_writes_failed;
   if (Session* u = s.find_user(ack.user_id)) {
-    s.info(*u, ok ? ack.line
-                  : "NOT SAVED (the state file could not be written; it lasts until restart): " + ack.line);
+    s.info(*u, ok ? ack.line : s.t("staff.not_saved", {{"change", ack.line}}));
   }
   s.flush(now, out);
 }
@@ -104,35 +98,35 @@ std::size_t Server::Impl::refresh_levels(TimePoint now) {
     ++changed;
     const bool up = l > u->level;
     u->level = l;
-    info(*u, std::string("Your level on this relay is now ") + std::string(level_name(l)) +
-                 (up && l >= Level::kModerator ? ": /help lists your commands" : ""));
+    info(*u, t(up && l >= Level::kModerator ? "staff.level_now_help" : "staff.level_now",
+               {{"level", level_text(l)}}));
   }
   return changed;
 }
 
 std::string Server::Impl::sanction_text(const Sanction& x, TimePoint now) const {
-  std::string t;
+  std::string text;
   if (x.until) {
     const auto left = std::chrono::ceil<std::chrono::minutes>(*x.until - now).count();
-    t = std::to_string(std::max<long long>(1, left)) + " min left";
+    text = t("sanction.minutes_left", {{"minutes", std::max<long long>(1, left)}});
   } else {
-    t = "permanent";
+    text = t("sanction.permanent");
   }
-  if (!x.issuer.empty()) t += ", by " + x.issuer;
-  if (!x.reason.empty()) t += ": " + x.reason;
-  return t;
+  if (!x.issuer.empty()) text += t("sanction.by", {{"staff", x.issuer}});
+  if (!x.reason.empty()) text += t("sanction.reason", {{"reason", x.reason}});
+  return text;
 }
 
 void Server::Impl::journal_change(ModerationChange c, Session& issuer, std::string ack) {
   ++counters.staff_actions;
   c.change_id = next_change_id++;
   if (journal == nullptr || !journal->has_state_file()) {
-    info(issuer, ack + " (memory only: this relay has no state file)");
+    info(issuer, t("staff.memory_only", {{"change", ack}}));
     return;
   }
   if (!journal->change(c)) {
     ++counters.moderation_writes_failed;
-    info(issuer, ack + " (NOT written: the state file is behind; this lasts until restart)");
+    info(issuer, t("staff.not_written", {{"change", ack}}));
     return;
   }
   pending_acks[c.change_id] = {issuer.id, std::move(ack)};
@@ -154,17 +148,16 @@ std::string Server::Impl::policy_refusal(Session& s, TimePoint now) {
   if (s.level == Level::kBanned) {
     ++counters.refused_banned;
     const Sanction* b = mod.ban_of(s.addr.ip, now);
-    return b ? "Banned (" + sanction_text(*b, now) + ")"
-             : std::string("This relay does not admit your address");
+    return b ? t("login.banned", {{"sanction", sanction_text(*b, now)}}) : t("login.not_admitted");
   }
   if (s.exempt()) return {};
   if (!mod.access().emulator_allowed(s.emulator)) {
     ++counters.refused_emulator;
-    return "Emulator not allowed on this relay: " + s.emulator;
+    return t("login.emulator_denied", {{"emulator", s.emulator}});
   }
   if (cfg.refuse_url_names && looks_like_url(s.name)) {
     ++counters.refused_url_name;
-    return "Username not allowed: no web addresses";
+    return t("login.url_name");
   }
   if (cfg.max_logins_per_address != 0) {
     std::uint32_t n = 0;
@@ -176,7 +169,7 @@ std::string Server::Impl::policy_refusal(Session& s, TimePoint now) {
     }
     if (n >= cfg.max_logins_per_address) {
       ++counters.refused_address_limit;
-      return "Too many users from your address (at most " + std::to_string(cfg.max_logins_per_address) + ")";
+      return t("login.address_limit", {{"max", cfg.max_logins_per_address}});
     }
   }
   return {};
@@ -188,6 +181,12 @@ std::string Server::Impl::policy_refusal(Session& s, TimePoint now) {
 void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimePoint now) {
   (void)room;
   const Target& target = c.target ? *c.target : Target{};
+  auto minutes_text = [&](std::optional<std::uint32_t> minutes) {
+    return minutes ? t("sanction.for_minutes", {{"minutes", *minutes}}) : t("sanction.permanently");
+  };
+  auto lifted_text = [&](bool ban, std::uint64_t id) {
+    return t(ban ? "staff.ban_lifted" : "staff.silence_lifted", {{"id", id}});
+  };
   auto staff_event = [&](std::string_view action) {
     AuditEvent e{"staff", {}};
     e.text("action", action).num("issuer_id", s.id).text("issuer", s.name);
@@ -198,13 +197,12 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
   auto target_user = [&]() -> Session* {
     Session* t = find_user(target.user_id);
     if (!t) {
-      reply(s, "No user has id " + std::to_string(target.user_id));
+      reply(s, this->t("user.no_such_id", {{"id", target.user_id}}));
     } else if (t == &s) {
-      reply(s, "That is you");
+      reply(s, this->t("user.is_you"));
       t = nullptr;
     } else if (!outranks(s, t->level)) {
-      reply(s, t->name + " is " + std::string(level_name(t->level)) +
-                   ": you cannot act on an equal or higher level");
+      reply(s, this->t("staff.outranked", {{"player", t->name}, {"level", level_text(t->level)}}));
       t = nullptr;
     }
     return t;
@@ -222,13 +220,14 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
     for (const auto& [id, u] : sessions) {
       if (u->state == SessionState::kLoggedIn && range.contains(u->addr.ip) && u.get() != &s &&
           !outranks(s, u->level)) {
-        reply(s, to_string(range) + " covers " + u->name + ", who is " + std::string(level_name(u->level)));
+        reply(s, t("staff.range_covers",
+                   {{"range", to_string(range)}, {"player", u->name}, {"level", level_text(u->level)}}));
         return false;
       }
       if (u->state == SessionState::kLoggedIn && range.contains(u->addr.ip) && name.empty()) name = u->name;
     }
     if (range.contains(s.addr.ip)) {
-      reply(s, to_string(range) + " covers your own address");
+      reply(s, t("staff.range_covers_you", {{"range", to_string(range)}}));
       return false;
     }
     return true;
@@ -267,12 +266,12 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
       Session* t = target_user();
       if (!t) return;
       ++counters.staff_actions;
-      reply(s, "Kicked " + t->name);
+      reply(s, this->t("staff.kicked", {{"player", t->name}}));
       audit(staff_event("kick")
                 .num("target_id", t->id)
                 .text("target", t->name)
                 .text("target_ip", net::ip_to_string(t->addr.ip)));
-      remove_session(*t, "Kicked by " + s.name, now);
+      remove_session(*t, this->t("quit.kicked", {{"staff", s.name}}), now);
       return;
     }
     case Verb::kBan:
@@ -280,11 +279,9 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
       const bool ban = c.info->verb == Verb::kBan;
       if (!ban && s.level < Level::kAdmin &&
           (!c.minutes || std::chrono::minutes(*c.minutes) > cfg.moderator_max_silence)) {
-        reply(s,
-              "Moderators silence for at most " +
-                  std::to_string(
-                      std::chrono::duration_cast<std::chrono::minutes>(cfg.moderator_max_silence).count()) +
-                  " min");
+        reply(s, t("staff.silence_limit",
+                   {{"minutes",
+                     std::chrono::duration_cast<std::chrono::minutes>(cfg.moderator_max_silence).count()}}));
         return;
       }
       Sanction x;
@@ -296,8 +293,9 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
       x.issuer_ip = s.addr.ip;
       x.at = now;
       const std::string who = x.target_name.empty() ? to_string(x.range) : x.target_name;
-      std::string announce = who + (ban ? " was banned " : " was silenced ") + minutes_text(c.minutes);
-      if (!x.reason.empty()) announce += ": " + x.reason;
+      std::string announce =
+          t(ban ? "staff.banned" : "staff.silenced", {{"who", who}, {"time", minutes_text(c.minutes)}});
+      if (!x.reason.empty()) announce += t("sanction.reason", {{"reason", x.reason}});
       audit(staff_event(ban ? "ban" : "silence")
                 .num("id", static_cast<std::int64_t>(x.id))
                 .text("range", to_string(x.range))
@@ -309,8 +307,12 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
       change.kind = ban ? ModerationChange::Kind::kBan : ModerationChange::Kind::kSilence;
       change.sanction = x;
       const std::string ack =
-          std::string(ban ? "Ban #" : "Silence #") + std::to_string(x.id) + " saved: " + to_string(x.range) +
-          (x.target_name.empty() ? "" : " (" + x.target_name + ")") + " " + minutes_text(c.minutes);
+          t(ban ? (x.target_name.empty() ? "staff.ban_saved" : "staff.ban_saved_name")
+                : (x.target_name.empty() ? "staff.silence_saved" : "staff.silence_saved_name"),
+            {{"id", x.id},
+             {"range", to_string(x.range)},
+             {"player", x.target_name},
+             {"time", minutes_text(c.minutes)}});
       if (ban) {
         mod.add_ban(x);
       } else {
@@ -318,7 +320,10 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
       }
       send_all(proto::ServerInformation{"Server", announce});
       journal_change(std::move(change), s, ack);
-      if (ban) remove_banned(x.range, "Banned" + (x.reason.empty() ? std::string() : ": " + x.reason), now);
+      if (ban)
+        remove_banned(x.range,
+                      x.reason.empty() ? t("quit.banned") : t("quit.banned_reason", {{"reason", x.reason}}),
+                      now);
       return;
     }
     case Verb::kUnban:
@@ -346,7 +351,7 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
         if (hit) ids.push_back(x->id);
       }
       if (ids.empty()) {
-        reply(s, std::string("No active ") + (ban ? "ban" : "silence") + " matches");
+        reply(s, t(ban ? "staff.no_ban" : "staff.no_silence"));
         return;
       }
       for (std::uint64_t id : ids) {
@@ -356,17 +361,19 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
         change.id = id;
         change.by = s.name;
         audit(staff_event(ban ? "unban" : "unsilence").num("id", static_cast<std::int64_t>(id)));
-        journal_change(std::move(change), s,
-                       std::string(ban ? "Ban #" : "Silence #") + std::to_string(id) + " lifted");
+        journal_change(std::move(change), s, lifted_text(ban, id));
       }
       return;
     }
     case Verb::kBans: {
       std::size_t shown = 0, total = 0;
       auto show = [&](const Sanction* x, std::string_view kind) {
-        std::string line = "#" + std::to_string(x->id) + " " + std::string(kind) + " " + to_string(x->range);
-        if (!x->target_name.empty()) line += " (" + x->target_name + ")";
-        line += ", " + sanction_text(*x, now);
+        std::string line = t(x->target_name.empty() ? "bans.line" : "bans.line_name",
+                             {{"id", x->id},
+                              {"kind", kind},
+                              {"range", to_string(x->range)},
+                              {"player", x->target_name},
+                              {"sanction", sanction_text(*x, now)}});
         if (!c.text.empty() && !contains_ignore_case(line, c.text)) return;
         ++total;
         if (shown < kMaxListed) {
@@ -375,18 +382,17 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
         }
       };
       for (const Sanction* x : mod.bans(now))
-        show(x, "ban");
+        show(x, t("bans.ban"));
       for (const Sanction* x : mod.silences(now))
-        show(x, "silence");
-      if (total == 0) reply(s, "No active bans or silences" + (c.text.empty() ? std::string() : " match"));
-      if (total > shown)
-        reply(s, "... and " + std::to_string(total - shown) + " more: /bans <pattern> narrows");
+        show(x, t("bans.silence"));
+      if (total == 0) reply(s, t(c.text.empty() ? "bans.none" : "bans.none_match"));
+      if (total > shown) reply(s, t("bans.more", {{"count", total - shown}}));
       return;
     }
     case Verb::kClear: {
       const auto ips = target_ips();
       if (ips.empty()) {
-        reply(s, "No user, address or recent login matches");
+        reply(s, t("staff.no_match"));
         return;
       }
       std::size_t lifted = 0;
@@ -406,8 +412,7 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
             change.kind = ban ? ModerationChange::Kind::kLiftBan : ModerationChange::Kind::kLiftSilence;
             change.id = id;
             change.by = s.name;
-            journal_change(std::move(change), s,
-                           std::string(ban ? "Ban #" : "Silence #") + std::to_string(id) + " lifted");
+            journal_change(std::move(change), s, lifted_text(ban, id));
             ++lifted;
           }
         };
@@ -422,51 +427,57 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
             change.kind = ModerationChange::Kind::kLiftGrant;
             change.id = id;
             change.by = s.name;
-            journal_change(std::move(change), s, "Grant #" + std::to_string(id) + " lifted");
+            journal_change(std::move(change), s, t("staff.grant_lifted", {{"id", id}}));
             ++lifted;
           }
         }
         audit(staff_event("clear").text("ip", net::ip_to_string(ip)));
       }
-      if (lifted == 0) reply(s, "Nothing to clear");
+      if (lifted == 0) reply(s, t("staff.nothing_to_clear"));
       refresh_levels(now);
       return;
     }
     case Verb::kInfo: {
       const auto ips = target_ips();
       if (ips.empty()) {
-        reply(s, "No user, address or recent login matches");
+        reply(s, t("staff.no_match"));
         return;
       }
       for (std::uint32_t ip : ips) {
         const AccessEntry* e = mod.access().match(ip);
-        std::string line = net::ip_to_string(ip) + ": " + std::string(level_name(mod.level_of(ip, now)));
-        if (e && !e->label.empty()) line += " (access file: " + e->label + ")";
+        std::string line =
+            t("info.address", {{"ip", net::ip_to_string(ip)}, {"level", level_text(mod.level_of(ip, now))}});
+        if (e && !e->label.empty()) line += t("info.access_file", {{"label", e->label}});
         if (const Grant* g = mod.grant_of(ip, now)) {
-          line += ", " + std::string(level_name(g->level)) + " for " +
-                  std::to_string(std::chrono::ceil<std::chrono::minutes>(g->until - now).count()) +
-                  " min by " + g->issuer;
+          line +=
+              t("info.grant", {{"level", level_text(g->level)},
+                               {"minutes", std::chrono::ceil<std::chrono::minutes>(g->until - now).count()},
+                               {"staff", g->issuer}});
         }
         reply(s, line);
         if (const Sanction* b = mod.ban_of(ip, now))
-          reply(s,
-                " ban #" + std::to_string(b->id) + " " + to_string(b->range) + ", " + sanction_text(*b, now));
+          reply(s, t("info.ban",
+                     {{"id", b->id}, {"range", to_string(b->range)}, {"sanction", sanction_text(*b, now)}}));
         if (const Sanction* x = mod.silence_of(ip, now))
-          reply(s, " silence #" + std::to_string(x->id) + ", " + sanction_text(*x, now));
+          reply(s, t("info.silence", {{"id", x->id}, {"sanction", sanction_text(*x, now)}}));
         for (const auto& [id, u] : sessions) {
           if (u->state != SessionState::kLoggedIn || u->addr.ip != ip) continue;
-          reply(s, " online: id " + std::to_string(u->id) + " " + u->name + ", " +
-                       std::to_string(u->ping_ms) + " ms, " +
-                       std::string(proto::conn_type_name(u->conn_type)) +
-                       (u->game_id ? ", in game " + std::to_string(u->game_id) : std::string()));
+          const std::initializer_list<MessageArg> args = {{"id", u->id},
+                                                          {"player", u->name},
+                                                          {"ping", u->ping_ms},
+                                                          {"conn", proto::conn_type_name(u->conn_type)},
+                                                          {"game", u->game_id}};
+          reply(s, u->game_id ? t("info.online_in_game", args) : t("info.online", args));
         }
         std::size_t n = 0;
         for (auto it = recent_logins.rbegin(); it != recent_logins.rend() && n < 5; ++it) {
           if (it->ip != ip) continue;
           ++n;
           const auto ago = std::chrono::duration_cast<std::chrono::minutes>(now - it->when).count();
-          reply(s, " login " + std::to_string(ago) + " min ago: " + it->name + " (" +
-                       it->emulator.substr(0, 24) + ", " + std::to_string(it->ping_ms) + " ms)");
+          reply(s, t("info.login", {{"minutes", ago},
+                                    {"player", it->name},
+                                    {"emulator", it->emulator.substr(0, 24)},
+                                    {"ping", it->ping_ms}}));
         }
       }
       return;
@@ -478,13 +489,16 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
         if (glob ? !glob_match(c.text, g->rom) : !contains_ignore_case(g->rom, c.text)) continue;
         if (++found > kMaxListed) continue;
         const Session* owner = session(g->owner);
-        reply(s, "game " + std::to_string(g->id) + ": " + g->rom.substr(0, 32) + ", owner " +
-                     (owner ? owner->name + " (id " + std::to_string(owner->id) + ")" : std::string("?")) +
-                     ", " + std::to_string(player_count(*g)) + "/" + std::to_string(g->max_players) +
-                     (g->state == GameState::kWaiting ? ", waiting" : ", playing"));
+        reply(s, t(g->state == GameState::kWaiting ? "findgame.waiting" : "findgame.playing",
+                   {{"game", g->id},
+                    {"rom", g->rom.substr(0, 32)},
+                    {"owner", owner ? t("findgame.owner", {{"player", owner->name}, {"id", owner->id}})
+                                    : std::string("?")},
+                    {"count", player_count(*g)},
+                    {"max", g->max_players}}));
       }
-      if (found == 0) reply(s, "No game's name matches");
-      if (found > kMaxListed) reply(s, "... and " + std::to_string(found - kMaxListed) + " more");
+      if (found == 0) reply(s, t("findgame.none"));
+      if (found > kMaxListed) reply(s, t("list.more", {{"count", found - kMaxListed}}));
       return;
     }
     case Verb::kAnnounce:
@@ -500,7 +514,7 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
     case Verb::kCloseGame: {
       Game* g = game(c.number);
       if (!g) {
-        reply(s, "No game has id " + std::to_string(c.number));
+        reply(s, t("findgame.no_id", {{"id", c.number}}));
         return;
       }
       if (c.info->verb == Verb::kAnnounceGame) {
@@ -509,9 +523,9 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
         return;
       }
       ++counters.staff_actions;
-      announce_to_room(*g, "This room was closed by " + s.name);
+      announce_to_room(*g, t("staff.room_closed", {{"player", s.name}}));
       audit(staff_event("closegame").num("game_id", g->id).text("game", g->rom));
-      reply(s, "Closed game " + std::to_string(c.number));
+      reply(s, t("staff.closed_game", {{"id", c.number}}));
       close_game(*g, now);
       return;
     }
@@ -524,7 +538,7 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
       Session* t = target_user();
       if (!t) return;
       if (t->level >= level) {
-        reply(s, t->name + " is " + std::string(level_name(t->level)) + " already");
+        reply(s, this->t("staff.level_already", {{"player", t->name}, {"level", level_text(t->level)}}));
         return;
       }
       Grant g;
@@ -546,8 +560,8 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
       change.grant = g;
       mod.add_grant(std::move(g));
       journal_change(std::move(change), s,
-                     "Grant saved: " + t->name + " is " + std::string(level_name(level)) + " for " +
-                         std::to_string(*c.minutes) + " min");
+                     this->t("staff.grant_saved",
+                             {{"player", t->name}, {"level", level_text(level)}, {"minutes", *c.minutes}}));
       refresh_levels(now);
       return;
     }
@@ -555,22 +569,21 @@ void Server::Impl::staff_command(Session& s, const Command& c, Game* room, TimeP
     case Verb::kStealthOff:
       s.stealth = c.info->verb == Verb::kStealthOn;
       audit(staff_event(s.stealth ? "stealthon" : "stealthoff"));
-      reply(s, s.stealth ? "Stealth on: rooms you join see nothing of you; you watch, you do not play"
-                         : "Stealth off: you join rooms as a player");
+      reply(s, s.stealth ? t("stealth.on") : t("stealth.off"));
       return;
     case Verb::kReload:
       if (!reload_hook) {
-        reply(s, "This relay has nothing to reload (no access file)");
+        reply(s, t("staff.nothing_to_reload"));
         return;
       }
       audit(staff_event("reload"));
-      reply(s, "Reloading the access file...");
+      reply(s, t("staff.reloading"));
       reload_hook(s.id);
       return;
     case Verb::kShutdown:
       audit(staff_event("shutdown"));
       shutdown_requested = true;
-      reply(s, "Shutting down");
+      reply(s, t("staff.shutting_down"));
       return;
     default:
       return;

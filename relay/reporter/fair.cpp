@@ -19,8 +19,9 @@ namespace {
 
 constexpr int kMaxInFlight = 4;
 
-std::string number(int v, const char* unit) {
-  return v < 0 ? std::string("?") : std::to_string(v) + unit;
+// A measurement with its unit ("fair.hops": "{count} hops"), "?" when unknown.
+std::string number(const Messages& m, int v, std::string_view key) {
+  return v < 0 ? std::string("?") : m.format(key, {{"count", v}});
 }
 
 }  // namespace
@@ -35,6 +36,7 @@ struct FairAsker::Impl {
   std::set<grpc::ClientContext*> contexts;
   std::string own_id;
   std::string charset = "utf-8";
+  Messages texts;
 };
 
 FairAsker::FairAsker(std::string master, std::string tls_ca, std::chrono::milliseconds deadline)
@@ -55,6 +57,11 @@ void FairAsker::set_own_relay_id(std::string id) {
 void FairAsker::set_charset(std::string charset) {
   std::lock_guard lock(impl_->mu);
   impl_->charset = std::move(charset);
+}
+
+void FairAsker::set_messages(Messages utf8) {
+  std::lock_guard lock(impl_->mu);
+  impl_->texts = std::move(utf8);
 }
 
 void FairAsker::shutdown() {
@@ -97,18 +104,20 @@ bool FairAsker::ask(std::vector<FairPlayerInfo> players, Question question,
   impl->stub->async()->PickRelay(
       &call->ctx, &call->req, &call->resp, [impl, call, question](grpc::Status st) {
         std::string own, charset;
+        Messages texts;
         bool closed = false;
         {
           std::lock_guard lock(impl->mu);
           own = impl->own_id;
           charset = impl->charset;
+          texts = impl->texts;
           closed = impl->closed;
           impl->contexts.erase(&call->ctx);
         }
         if (!closed) {
           std::vector<std::string> lines;
           if (question == Question::kNearer) {
-            if (st.ok()) lines = nearer_lines(call->resp, own);
+            if (st.ok()) lines = nearer_lines(call->resp, own, texts);
             // Nothing said to the room: the log says why.
             if (lines.empty()) {
               int own_hops = -2;
@@ -123,9 +132,10 @@ bool FairAsker::ask(std::vector<FairPlayerInfo> players, Question question,
             auto players = call->players;
             for (auto& p : players)
               if (charset != "utf-8") p.name = text::to_utf8(p.name, charset);
-            lines = fair_lines(call->resp, players, own);
+            lines = fair_lines(call->resp, players, own, texts);
           } else {
-            lines.push_back("The master could not pick a relay: " + st.error_message().substr(0, 160));
+            lines.push_back(
+                texts.format("fair.master_error", {{"error", st.error_message().substr(0, 160)}}));
           }
           for (auto& l : lines)
             if (charset != "utf-8") l = text::from_utf8(l, charset);
@@ -138,7 +148,8 @@ bool FairAsker::ask(std::vector<FairPlayerInfo> players, Question question,
   return true;
 }
 
-std::vector<std::string> nearer_lines(const v1::PickResponse& resp, const std::string& own_relay_id) {
+std::vector<std::string> nearer_lines(const v1::PickResponse& resp, const std::string& own_relay_id,
+                                      const Messages& texts) {
   if (!resp.has_best() || own_relay_id.empty() || resp.best().relay_id() == own_relay_id) return {};
   const auto& b = resp.best();
   for (const auto& c : resp.ranking()) {
@@ -146,25 +157,29 @@ std::vector<std::string> nearer_lines(const v1::PickResponse& resp, const std::s
     if (b.max_hops() < 0 || c.max_hops() < 0 || b.max_hops() >= c.max_hops()) return {};
     const int nearer = c.max_hops() - b.max_hops();
     const std::string name = b.name().text().empty() ? b.name().raw() : b.name().text();
-    return {"A relay " + std::to_string(nearer) + (nearer == 1 ? " hop" : " hops") +
-            " nearer to all of you: " + name + " " + b.host() + ":" + std::to_string(b.port())};
+    return {texts.format(
+        nearer == 1 ? "fair.nearer_one" : "fair.nearer",
+        {{"count", nearer}, {"relay", name}, {"address", b.host() + ":" + std::to_string(b.port())}})};
   }
   return {};
 }
 
 std::vector<std::string> fair_lines(const v1::PickResponse& resp, const std::vector<FairPlayerInfo>& players,
-                                    const std::string& own_relay_id) {
+                                    const std::string& own_relay_id, const Messages& texts) {
   std::vector<std::string> lines;
   if (!resp.has_best()) {
-    lines.push_back("No relay can be picked for this room right now (none online with room).");
+    lines.push_back(texts.format("fair.none"));
     return lines;
   }
   const auto& b = resp.best();
   const std::string name = b.name().text().empty() ? b.name().raw() : b.name().text();
-  std::string head = "Fairest relay: " + name + " " + b.host() + ":" + std::to_string(b.port()) + " - max " +
-                     number(b.max_hops(), " hops") + ", spread " + number(b.spread(), "") + ", worst RTT " +
-                     number(b.max_rtt_ms(), " ms");
-  if (!own_relay_id.empty() && b.relay_id() == own_relay_id) head += " (this relay)";
+  const bool own = !own_relay_id.empty() && b.relay_id() == own_relay_id;
+  std::string head = texts.format(own ? "fair.best_own" : "fair.best",
+                                  {{"relay", name},
+                                   {"address", b.host() + ":" + std::to_string(b.port())},
+                                   {"hops", number(texts, b.max_hops(), "fair.hops")},
+                                   {"spread", b.spread() < 0 ? std::string("?") : std::to_string(b.spread())},
+                                   {"rtt", number(texts, b.max_rtt_ms(), "fair.ms")}});
   lines.push_back(head);
   for (const auto& p : b.players()) {
     std::string who;
@@ -173,8 +188,11 @@ std::vector<std::string> fair_lines(const v1::PickResponse& resp, const std::vec
       who += (who.empty() ? "" : ", ") + known.name;
     }
     if (who.empty()) who = p.address();
-    lines.push_back("  " + who + ": " + number(p.hops(), " hops") + ", " + number(p.rtt_ms(), " ms") + " (" +
-                    p.source() + (p.stale() ? ", old" : "") + ")");
+    lines.push_back(texts.format(p.stale() ? "fair.player_old" : "fair.player",
+                                 {{"players", who},
+                                  {"hops", number(texts, p.hops(), "fair.hops")},
+                                  {"rtt", number(texts, p.rtt_ms(), "fair.ms")},
+                                  {"source", p.source()}}));
   }
   return lines;
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kaillera/directory/v1/directory.pb.h"
+#include "relay/core/messages.hpp"
 
 namespace kaillera::relay {
 
@@ -43,6 +44,8 @@ class FairAsker {
   void shutdown();
   // Text the asker writes itself (the relay's name from the master is UTF-8) goes out in this charset.
   void set_charset(std::string charset);
+  // The texts (UTF-8, as the language file has them; English by default).
+  void set_messages(Messages utf8);
 
  private:
   struct Impl;
@@ -52,12 +55,12 @@ class FairAsker {
 // The chat lines (UTF-8) for a PickResponse; names (UTF-8) come from `players` by address. Pure, for tests.
 std::vector<std::string> fair_lines(const ::kaillera::directory::v1::PickResponse& resp,
                                     const std::vector<FairPlayerInfo>& players,
-                                    const std::string& own_relay_id);
+                                    const std::string& own_relay_id, const Messages& texts = Messages());
 
 // /lagstat's advice (UTF-8): "A relay N hops nearer to all of you: NAME HOST:PORT" when the pick's best relay
 // is not this one and its largest hop count over the players is N below this relay's (from the ranking); else
 // nothing. Pure, for tests.
 std::vector<std::string> nearer_lines(const ::kaillera::directory::v1::PickResponse& resp,
-                                      const std::string& own_relay_id);
+                                      const std::string& own_relay_id, const Messages& texts = Messages());
 
 }  // namespace kaillera::relay

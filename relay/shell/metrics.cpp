@@ -22,7 +22,7 @@ namespace kaillera::relay::shell {
 // --------------------------------------------------------------------------------------------
 
 // A new Counters field must be exported here too; this fails to compile until it is.
-static_assert(sizeof(Counters) == 52 * sizeof(std::uint64_t), "Counters changed: update render_metrics()");
+static_assert(sizeof(Counters) == 53 * sizeof(std::uint64_t), "Counters changed: update render_metrics()");
 // Likewise for the prober's counters and render_probe_metrics().
 static_assert(sizeof(probe::Counters) ==
                   (7 + probe::kMethods + probe::kMethods * probe::kOutcomes) * sizeof(std::uint64_t),
@@ -132,6 +132,8 @@ std::string render_metrics(const Counters& c, const Snapshot& s, const ShellStat
           "Staff commands that changed something (bans, kicks, grants, ...).");
   counter(out, "moderation_writes_failed", c.moderation_writes_failed,
           "Lasting moderation changes the state file could not take (they last until restart).");
+  counter(out, "texts_in_english", c.texts_in_english,
+          "Texts sent in English because the relay's charset cannot encode their translation.");
 
   counter(out, "send_failures", shell.send_failures, "Datagrams the kernel did not accept.");
   counter(out, "receive_drops", shell.receive_drops,

@@ -21,6 +21,7 @@
 #include "common/text/charset.hpp"
 #include "relay/announce/touch.hpp"
 #include "relay/shell/access_file.hpp"
+#include "relay/shell/messages_file.hpp"
 
 namespace kaillera::relay::shell {
 namespace {
@@ -245,6 +246,9 @@ const std::map<std::string, Setter, std::less<>>& toml_keys() {
       {"access_dns_refresh_s", shell_uint_key(&Settings::access_dns_refresh_s, 10, 86400)},
       {"state_db", shell_string_key(&Settings::state_db)},
       {"audit_log", shell_string_key(&Settings::audit_log)},
+      {"language", shell_string_key(&Settings::language)},
+      {"messages_file", shell_string_key(&Settings::messages_file)},
+      {"messages_dir", shell_string_key(&Settings::messages_dir)},
       // Shell.
       {"master", [](const toml::node& n, Settings& s) { return get_strings(n, s.masters, true); }},
       {"token", shell_string_key(&Settings::token)},
@@ -407,7 +411,7 @@ LoadResult load_settings(const std::vector<std::string>& args, bool read_access_
       "Flags override the config file; docs/OPERATING.md describes every key.",
       "kaillera-relay"};
   std::string config_file, listen, game_ports, name, location, website, max_users, token, public_address,
-      master_tls_ca, charset;
+      master_tls_ca, charset, language;
   std::string metrics, log_level, log_file, ready_file, access_file, state_db, audit_log;
   std::vector<std::string> masters, announce;
   bool version = false;
@@ -422,6 +426,8 @@ LoadResult load_settings(const std::vector<std::string>& args, bool read_access_
   auto* o_location = app.add_option("--location", location, "location shown in the lists");
   auto* o_charset = app.add_option("--charset", charset,
                                    "how clients' text is read and the relay's own is written [windows-1252]");
+  auto* o_language = app.add_option(
+      "--language", language, "language of the texts sent to players: en, pt-BR, es, ja, ko, zh-CN, ru [en]");
   auto* o_website = app.add_option("--website", website, "website URL shown in the lists");
   auto* o_max_users = app.add_option("--max-users", max_users, "most users at once, 0 = unlimited [100]");
   auto* o_master = app.add_option("--master", masters, "master HOST:PORT to report to (repeatable)")
@@ -509,6 +515,7 @@ LoadResult load_settings(const std::vector<std::string>& args, bool read_access_
   if (o_name->count()) s.core.name = name;
   if (o_location->count()) s.core.location = location;
   if (o_charset->count()) s.core.charset = charset;
+  if (o_language->count()) s.language = language;
   if (o_website->count()) s.core.website = website;
   if (o_max_users->count()) {
     auto n = parse_u32(max_users);
@@ -534,6 +541,15 @@ LoadResult load_settings(const std::vector<std::string>& args, bool read_access_
   }
   if (std::string problem = check_settings(s); !problem.empty()) {
     return fail("invalid setting: " + problem);
+  }
+  {
+    CatalogLoad catalog =
+        load_messages(s.language, s.messages_file, s.core.charset, message_dirs(s.messages_dir));
+    if (!catalog.messages) return fail("invalid setting: " + catalog.error);
+    s.core.messages = std::move(*catalog.messages);
+    s.message_fallbacks = std::move(catalog.fallbacks);
+    s.messages_source = std::move(catalog.file);
+    s.messages_utf8 = std::move(catalog.utf8);
   }
   if (r.command == Command::kBackup) {
     if (r.backup_out.empty()) return fail("backup: OUT must not be empty");

@@ -47,6 +47,16 @@ struct Settings {
   std::string state_db;
   std::string audit_log;
 
+  // Languages (docs/OPERATING.md "Languages"): the texts sent to players come from relay/messages/
+  // <language>.toml (in messages_dir, or where the relay is installed), with messages_file's keys over them.
+  // load_settings puts the result, in the charset, into core.messages.
+  std::string language = "en";
+  std::string messages_file;
+  std::string messages_dir;
+  std::vector<std::string> message_fallbacks;  // keys sent in English: the charset cannot encode them
+  std::string messages_source;                 // the language file read ("" for the built-in English)
+  Messages messages_utf8;                      // core.messages before the charset (for /fair's lines)
+
   // The announcements to `announce`: the first touch this long after start, then one every interval, each
   // bounded (connect, request and answer) by the timeout.
   std::uint32_t announce_first_s = 10;

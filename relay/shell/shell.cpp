@@ -228,7 +228,7 @@ class Relay {
         return;
       }
       spdlog::info("{}: saying goodbye and stopping", name);
-      server_->shutdown("Server shutting down", Clock::now(), sink_);
+      server_->shutdown(settings_.core.messages.format("quit.shutdown"), Clock::now(), sink_);
       sink_.flush();
       stop();
     });
@@ -386,7 +386,7 @@ class Relay {
       meter_.busy += Clock::now() - now;
       if (server_->shutdown_requested()) {
         spdlog::info("an admin asked for /shutdown: stopping");
-        server_->shutdown("Server shutting down", now, sink_);
+        server_->shutdown(settings_.core.messages.format("quit.shutdown"), now, sink_);
         sink_.flush();
         stop();
         return;
@@ -402,6 +402,7 @@ class Relay {
   void start_fair() {
     fair_ = std::make_unique<FairAsker>(settings_.masters.front(), settings_.master_tls_ca);
     fair_->set_charset(settings_.core.charset);
+    fair_->set_messages(settings_.messages_utf8);
     server_->set_fair_hook([this](std::uint32_t game_id, const std::vector<Server::FairPlayer>& players,
                                   Server::FairPurpose purpose) {
       std::vector<FairPlayerInfo> info;
@@ -656,6 +657,21 @@ class Relay {
     });
     for (const auto& w : settings_.access_warnings)
       spdlog::warn("access file: {}", w);
+    if (!settings_.messages_source.empty()) {
+      spdlog::info("language {}: texts from {}{}", settings_.language, settings_.messages_source,
+                   settings_.messages_file.empty() ? "" : " and " + settings_.messages_file);
+    } else if (!settings_.messages_file.empty()) {
+      spdlog::info("language en: texts built in and from {}", settings_.messages_file);
+    }
+    // Logged once; each text sent in English counts on /metrics (texts_in_english).
+    if (const auto& keys = settings_.message_fallbacks; !keys.empty()) {
+      std::string some;
+      for (std::size_t i = 0; i < keys.size() && i < 8; ++i)
+        some += (i ? ", " : "") + keys[i];
+      if (keys.size() > 8) some += ", ... (" + std::to_string(keys.size() - 8) + " more)";
+      spdlog::warn("language {}: {} text(s) cannot be written in charset {} and are sent in English: {}",
+                   settings_.language, keys.size(), settings_.core.charset, some);
+    }
     use_access(settings_.access);
     if (!settings_.access_file.empty()) {
       spdlog::info("access file {}: {} entr{}", settings_.access_file, settings_.access.entries.size(),
@@ -740,24 +756,24 @@ class Relay {
     if (settings_.access_file.empty()) {
       const std::size_t changed = use_access(merge_admins({}, settings_.core.admins));
       spdlog::info("reload: no access file (admins from relay.toml only); {} user level(s) changed", changed);
-      return "No access file: only relay.toml's admins (" + std::to_string(changed) + " level(s) changed)";
+      return settings_.core.messages.format("reload.no_file", {{"changed", changed}});
     }
     AccessLoad a = load_access_file(settings_.access_file, settings_.core.charset);
     if (!a.list) {
       spdlog::error("access file refused: {}; the old one stays", a.error);
-      return "Access file refused: " + a.error + " (the old one stays)";
+      return settings_.core.messages.format("reload.refused", {{"error", a.error}});
     }
     AccessList merged = merge_admins(std::move(*a.list), settings_.core.admins, &a.warnings);
     for (const auto& w : a.warnings)
       spdlog::warn("access file: {}", w);
     const std::size_t before = access_.entries.size();
     const std::size_t changed = use_access(std::move(merged));
-    const std::string line = "Access file reloaded: " + std::to_string(access_.entries.size()) +
-                             " entries (were " + std::to_string(before) + "), " +
-                             std::to_string(dns_names(access_).size()) + " dns name(s); " +
-                             std::to_string(changed) + " online user(s) changed level";
-    spdlog::info("{}", line);
-    return line;
+    const std::initializer_list<MessageArg> args = {{"entries", access_.entries.size()},
+                                                    {"before", before},
+                                                    {"dns", dns_names(access_).size()},
+                                                    {"changed", changed}};
+    spdlog::info("{}", Messages().format("reload.done", args));
+    return settings_.core.messages.format("reload.done", args);
   }
 
   // SIGHUP: the log file is reopened; once serving, relay.toml's reloadable keys, the access file and the

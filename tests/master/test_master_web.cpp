@@ -147,6 +147,67 @@ TEST_F(MasterWeb, ThePageShowsTheRelayAndItsWaitingGame) {
       << row_of("Caf\xC3\xA9 Netplay");
 }
 
+// A Japanese browser (its Accept-Language says ja) gets the page in Japanese, with the switch set to it.
+TEST_F(MasterWeb, ThePageSpeaksJapaneseToAJapaneseBrowser) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(master_->http_port()) + "/";
+  auto args = chromium_args(dir_, "profile-ja");
+  args.push_back("--lang=ja");
+  args.push_back("--accept-lang=ja");
+  args.push_back("--dump-dom");
+  args.push_back(url);
+  Process browser(chromium(), args, dir_ / "dom-ja.html");
+  ASSERT_EQ(browser.wait_exit(90s), 0) << browser.log().substr(0, 4000);
+  const std::string dom = browser.log();
+  EXPECT_NE(dom.find("<html lang=\"ja\">"), std::string::npos) << dom.substr(0, 3000);
+  // "Kaillera servers", "Waiting games", "online" and the summary line, as master/web/texts/ja.json has them.
+  EXPECT_NE(dom.find("<h1>Kaillera\xE3\x82\xB5\xE3\x83\xBC\xE3\x83\x90\xE3\x83\xBC</h1>"), std::string::npos);
+  EXPECT_NE(
+      dom.find("\xE5\xBE\x85\xE6\xA9\x9F\xE4\xB8\xAD\xE3\x81\xAE\xE3\x82\xB2\xE3\x83\xBC\xE3\x83\xA0</h2>"),
+      std::string::npos);  // 待機中のゲーム
+  EXPECT_NE(dom.find(">\xE3\x82\xAA\xE3\x83\xB3\xE3\x83\xA9\xE3\x82\xA4\xE3\x83\xB3<"),
+            std::string::npos);  // オンライン
+  // オンラインのサーバー 1 台、ユーザー 3 人、待機中のゲーム 1 件
+  EXPECT_NE(
+      dom.find(
+          "\xE3\x82\xAA\xE3\x83\xB3\xE3\x83\xA9\xE3\x82\xA4\xE3\x83\xB3\xE3\x81\xAE\xE3\x82\xB5\xE3\x83\xBC"
+          "\xE3\x83\x90\xE3\x83\xBC 1 "
+          "\xE5\x8F\xB0\xE3\x80\x81\xE3\x83\xA6\xE3\x83\xBC\xE3\x82\xB6\xE3\x83\xBC 3 "
+          "\xE4\xBA\xBA\xE3\x80\x81\xE5\xBE\x85\xE6\xA9\x9F\xE4\xB8\xAD\xE3\x81\xAE\xE3\x82\xB2\xE3\x83\xBC"
+          "\xE3\x83\xA0 1 "
+          "\xE4\xBB\xB6"),
+      std::string::npos);
+  // The lag mark of the laggy room: ラグあり.
+  const auto tekken = dom.find("Tekken 3");
+  ASSERT_NE(tekken, std::string::npos);
+  const auto row = dom.substr(tekken, dom.find("</tr>", tekken) - tekken);
+  EXPECT_NE(row.find("class=\"lag laggy\">\xE3\x83\xA9\xE3\x82\xB0\xE3\x81\x82\xE3\x82\x8A<"),
+            std::string::npos)
+      << row;
+  // No English text of the page is left.
+  for (const char* english : {"Waiting games", "Games being played", ">online<", "Show offline servers",
+                              "Make a group link", "server online"})
+    EXPECT_EQ(dom.find(english), std::string::npos) << english;
+}
+
+// The language from Accept-Language, ?lang= over it, and English for languages the page does not have.
+TEST_F(MasterWeb, TheServerPicksTheLanguage) {
+  const auto get = [&](const std::string& target, const std::string& accept) {
+    return http_get(master_->http_port(), target,
+                    accept.empty() ? "" : "Accept-Language: " + accept + "\r\n");
+  };
+  const auto pt = get("/", "pt-PT,pt;q=0.9,en;q=0.8");
+  EXPECT_EQ(pt.header("content-language"), "pt-BR");
+  EXPECT_NE(pt.body.find("<html lang=\"pt-BR\">"), std::string::npos);
+  EXPECT_NE(pt.body.find("<h2 id=\"games-title\">Jogos esperando</h2>"), std::string::npos);
+  const auto ko = get("/?group=x&lang=ko", "pt-PT");
+  EXPECT_EQ(ko.header("content-language"), "ko");
+  EXPECT_NE(ko.body.find("<html lang=\"ko\">"), std::string::npos);
+  const auto fr = get("/", "fr-FR,fr;q=0.9");
+  EXPECT_EQ(fr.header("content-language"), "en");
+  EXPECT_NE(fr.body.find("<h2 id=\"games-title\">Waiting games</h2>"), std::string::npos);
+  EXPECT_EQ(get("/", "").header("content-language"), "en");
+}
+
 // A group link: made over the API, opened in the browser (the visit joins, from 127.0.0.1), and the page
 // shows the fair pick for the group's players with each one's numbers.
 TEST_F(MasterWeb, AGroupLinkShowsTheFairRelayForItsVisitors) {

@@ -49,6 +49,10 @@ expected=(
   /usr/lib/sysusers.d/$pkg.conf
   /usr/share/doc/$pkg/README.md /usr/share/doc/$pkg/OPERATING.md /usr/share/doc/$pkg/master-README.md
 )
+# The relay's languages (docs/OPERATING.md "Languages"), beside the binary's ../share.
+for lang in en pt-BR es ja ko zh-CN ru; do
+  expected+=(/usr/share/$pkg/messages/$lang.toml)
+done
 if grep -q '^/usr/share/man/man1/' "$tmp/contents"; then
   expected+=(/usr/share/man/man1/kaillera-relay.1.gz /usr/share/man/man1/kaillera-master.1.gz
              /usr/share/man/man1/kaillera.1.gz)

@@ -56,6 +56,26 @@ TEST(FairLines, NoBestMeansNoRelayCanBePicked) {
   EXPECT_NE(lines[0].find("No relay can be picked"), std::string::npos);
 }
 
+// /fair's lines come from the relay's message catalog (relay/messages): in a pseudo-language that marks every
+// text, each line starts marked, and a translation's placeholders are filled.
+TEST(FairLines, ComeFromTheCatalog) {
+  Messages marked;
+  for (const auto& [key, text] : Messages::english())
+    ASSERT_EQ(marked.set(key, "<<" + text + ">>"), "");
+  for (const auto& own : {"3", "7"}) {
+    for (const auto& line : fair_lines(response(), {{"203.0.113.1", "ryu"}}, own, marked))
+      EXPECT_EQ(line.rfind("<<", 0), 0u) << line;
+  }
+  const auto none = fair_lines(v1::PickResponse{}, {}, "", marked);
+  ASSERT_EQ(none.size(), 1u);
+  EXPECT_EQ(none[0].rfind("<<", 0), 0u) << none[0];
+  Messages pt;
+  ASSERT_EQ(pt.set("fair.player", "  {players}: {hops}, {rtt} (fonte: {source})"), "");
+  ASSERT_EQ(pt.set("fair.hops", "{count} saltos"), "");
+  EXPECT_EQ(fair_lines(response(), {{"203.0.113.1", "ryu"}}, "3", pt)[1],
+            "  ryu: 6 saltos, 41 ms (fonte: measured)");
+}
+
 // /lagstat's advice: the best relay against this one's place in the ranking.
 v1::PickResponse with_own(const std::string& own_id, int own_max_hops) {
   auto r = response();
@@ -81,6 +101,9 @@ TEST(NearerLines, NothingWhenThisRelayIsBestOrNotFartherOrUnknown) {
   EXPECT_TRUE(nearer_lines(response(), "3").empty());         // this relay is not in the ranking
   EXPECT_TRUE(nearer_lines(with_own("3", 9), "").empty());    // not registered
   EXPECT_TRUE(nearer_lines(v1::PickResponse{}, "3").empty());
+  Messages ru;
+  ASSERT_EQ(ru.set("fair.nearer", "Есть релей на {count} хопов ближе: {relay} {address}"), "");
+  EXPECT_EQ(nearer_lines(with_own("3", 9), "3", ru).at(0).rfind("Есть релей на 3 хопов ближе: ", 0), 0u);
 }
 
 }  // namespace

@@ -119,14 +119,15 @@ class Session : public kaillera::http::Listener::Connection, public std::enable_
       auto deferred = std::move(res.deferred);
       auto self = shared_from_this();
       deferred([self, version, keep_alive, head](HttpResponse late) {
-        asio::post(self->stream_.get_executor(), [self, late = std::move(late), version, keep_alive, head]() mutable {
-          if (self->owner_->stopped()) {
-            self->close();
-            return;
-          }
-          const bool keep = keep_alive && late.status < 500;
-          self->respond(std::move(late), version, keep, head);
-        });
+        asio::post(self->stream_.get_executor(),
+                   [self, late = std::move(late), version, keep_alive, head]() mutable {
+                     if (self->owner_->stopped()) {
+                       self->close();
+                       return;
+                     }
+                     const bool keep = keep_alive && late.status < 500;
+                     self->respond(std::move(late), version, keep, head);
+                   });
       });
       return;
     }

@@ -27,8 +27,8 @@ struct MasterCounters {
   std::atomic<std::uint64_t> report_ingest_ns{0};  // time spent storing reports
   std::atomic<std::uint64_t> probe_results{0};
   std::atomic<std::uint64_t> directory_requests{0};
-  std::atomic<std::uint64_t> pick_requests{0};   // gRPC PickRelay calls
-  std::atomic<std::uint64_t> probes_sent{0};     // probe requests pushed to relays
+  std::atomic<std::uint64_t> pick_requests{0};  // gRPC PickRelay calls
+  std::atomic<std::uint64_t> probes_sent{0};    // probe requests pushed to relays
   std::atomic<std::uint64_t> touches_ok{0};
   std::atomic<std::uint64_t> touches_rejected{0};
   std::atomic<std::uint64_t> http_2xx{0};

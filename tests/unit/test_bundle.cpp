@@ -108,7 +108,7 @@ TEST(ReceiveWindow, WrapsAroundFFFF) {
 TEST(ReceiveWindow, FarAheadOrBehindIsIgnored) {
   p::ReceiveWindow w;
   accepted_seqs(w, bundle_of({0}));
-  EXPECT_TRUE(accepted_seqs(w, bundle_of({129})).empty());      // beyond the window
+  EXPECT_TRUE(accepted_seqs(w, bundle_of({129})).empty());     // beyond the window
   EXPECT_TRUE(accepted_seqs(w, bundle_of({0xFFF0})).empty());  // behind
   EXPECT_EQ(w.last(), 0);
   EXPECT_EQ(accepted_seqs(w, bundle_of({128})).size(), 1u);  // exactly at the window edge

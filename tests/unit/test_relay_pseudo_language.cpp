@@ -370,3 +370,33 @@ TEST(PseudoLanguage, EnglishIsTheBuiltInCatalog) {
     EXPECT_EQ(*en.text(key), c.usage) << key;
   }
 }
+
+// Issue 14's refusals while the relay refuses new load: a login under way and a game start.
+TEST(PseudoLanguage, BusyRefusals) {
+  Harness h(pseudo_config());
+  Check check;
+  FakeClient& owner = h.client(ip(10, 2, 0, 1));
+  FakeClient& guest = h.client(ip(10, 2, 0, 2));
+  ASSERT_TRUE(owner.login("owner"));
+  ASSERT_TRUE(guest.login("guest"));
+  owner.send(p::CreateGame{"", "Street Fighter II", "", 0xFFFFFFFF});
+  guest.send(p::JoinGame{"", owner.got<p::CreateGame>().back().game_id, "", 0, 0xFFFF, 1});
+  FakeClient& late = h.client(ip(10, 2, 0, 3));
+  const std::string hello = late.handshake("HELLO0.83");
+  ASSERT_EQ(hello.rfind("HELLOD00D", 0), 0u);
+  late.game_port = static_cast<std::uint16_t>(std::stoi(hello.substr(9)));
+  r::LoadFigures busy;
+  busy.busy = 0.99;
+  ASSERT_TRUE(h.server().set_load(busy, h.now()));
+  late.send(p::UserInformation{"late", "MAME32k 0.64", 1});
+  for (int i = 0; i < 8 && late.got<p::ConnectionRejected>().empty(); ++i) {
+    h.advance(10ms);
+    late.send(p::ClientAck{});
+  }
+  owner.send(p::StartGame{});
+  for (FakeClient* x : {&owner, &guest, &late})
+    check.take(*x);
+  check.expect_all_marked();
+  EXPECT_TRUE(contains(check.said.texts, "login.busy|"));
+  EXPECT_TRUE(contains(check.said.texts, "start.busy|"));
+}

@@ -156,13 +156,20 @@ std::vector<Event> Announcer::observe(const Observation& obs) {
   for (auto& [server, tracks] : left) {
     const auto relay = relays.find(server);
     if (relay == relays.end() || !relay->second->online) continue;
+    const RelayView& rv = *relay->second;
     const auto before = playing_.find(server);
-    if (before == playing_.end()) continue;
-    std::int64_t rose = relay->second->playing_games - before->second;
+    std::int64_t rose = before == playing_.end() ? 0 : rv.playing_games - before->second;
+    // Every game being played listed by id: exactly those started. Otherwise the count's rise decides.
+    const bool listed = static_cast<std::int64_t>(rv.playing_ids.size()) == rv.playing_games;
     std::sort(tracks.begin(), tracks.end(),
               [](const auto& x, const auto& y) { return x->second.game.game_id < y->second.game.game_id; });
     for (const auto& it : tracks) {
-      if (rose-- <= 0) break;
+      const bool playing = std::find(rv.playing_ids.begin(), rv.playing_ids.end(), it->second.game.game_id) !=
+                           rv.playing_ids.end();
+      if (!playing) {
+        if (listed || before == playing_.end() || rose <= 0) continue;
+      }
+      --rose;
       if (config_.wants(EventType::kGameStarted))
         out.push_back(Event{EventType::kGameStarted, now, *relay->second, it->second.game, "started",
                             it->second.first_seen});

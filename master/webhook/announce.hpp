@@ -8,8 +8,10 @@
 //   its name, and remembered for kForgetMs after it leaves the list, so a relay that drops out and comes back
 //   does not announce its games again.
 // - game_started: a game that passed the debounce and filters above (whether or not game_opened is
-//   subscribed) filled every seat, or left the waiting list while its relay's count of playing games rose
-//   (a game that leaves while that count does not rise was closed: nothing is said). At most once per game.
+//   subscribed) filled every seat, or left the waiting list into its relay's games being played (relays of
+//   ours report them with their lag, issue 18). For a server that does not list all its playing games, a
+//   game that left while its count of playing games rose counts as started (lowest ids first); one that
+//   left otherwise was closed: nothing is said. At most once per game.
 // - relay_online / relay_offline: a server's online state changed between two observations.
 // Nothing is announced for what the first observation shows (a restarted master does not repeat itself).
 #pragma once
@@ -34,6 +36,7 @@ struct RelayView {
   std::string name, location;  // UTF-8
   std::string address;         // host:port players connect to
   std::int64_t users = 0, max_users = 0, games = 0, playing_games = 0;
+  std::vector<std::int64_t> playing_ids;  // the ids of its games being played, where it reports them
 };
 
 struct GameView {

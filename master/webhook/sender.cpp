@@ -108,6 +108,13 @@ Observation observation_from(const Snapshot& snap, UnixMillis now, bool external
     r.playing_games = s.playing_games;
     o.relays.push_back(std::move(r));
   }
+  for (const auto& p : snap.playing) {
+    if (p.server >= snap.servers.size()) continue;
+    const std::string& id = snap.servers[p.server].id;
+    for (auto& r : o.relays) {
+      if (r.id == id) r.playing_ids.push_back(p.game_id);
+    }
+  }
   o.games.reserve(snap.games.size());
   for (const auto& g : snap.games) {
     if (g.server >= snap.servers.size() || (snap.servers[g.server].external && !external)) continue;

@@ -245,6 +245,25 @@ TEST(WebhookAnnouncer, FullAndStartedGames) {
   EXPECT_TRUE(a.observe(obs(14'000, {r})).empty());
 }
 
+// A relay that lists its games being played (issue 18): exactly those started, whatever the count did. Here
+// one game ended as another started, so the count stayed 1; the count alone would have said nothing.
+TEST(WebhookAnnouncer, AGameInTheRelaysPlayingListStarted) {
+  Announcer a(config({EventType::kGameStarted}));
+  RelayView r = relay("1", "Relay Tokyo");
+  r.playing_games = 1;
+  r.playing_ids = {3};
+  const std::vector<GameView> waiting = {game("1", 6, "Final Fight", 1, 3), game("1", 7, "Puzzle Bobble")};
+  a.observe(obs(0, {r}));
+  a.observe(obs(1'000, {r}, waiting));
+  EXPECT_TRUE(a.observe(obs(11'000, {r}, waiting)).empty());
+  r.playing_ids = {7};  // 3 ended, 7 started, 6 closed
+  const auto e = a.observe(obs(12'000, {r}));
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].reason, "started");
+  EXPECT_EQ(e[0].game->game_id, 7);
+  EXPECT_EQ(e[0].game->name, "Puzzle Bobble");
+}
+
 TEST(WebhookAnnouncer, AGameFullBeforeTheDebounceIsNotOpenedOnlyStarted) {
   Announcer a(config({EventType::kGameOpened, EventType::kGameStarted}));
   const RelayView r = relay("1", "Relay Tokyo");

@@ -34,7 +34,7 @@ std::string validate(const Config& c) {
   if (c.lagstat_window < Seconds(6) || c.lagstat_window > Seconds(3600))
     return "lagstat_window_s: must be 6..3600";
   if (c.lag_notice.count() < 0) return "lag_notice_ms: must not be negative";
-  if (c.admission.busy_resume > c.admission.busy_limit)
+  if (c.admission.busy_limit > 0 && c.admission.busy_resume > c.admission.busy_limit)
     return "busy_resume: must not be above busy_limit (" + std::to_string(c.admission.busy_resume) + " > " +
            std::to_string(c.admission.busy_limit) + ")";
   if (c.redundancy > 8) return "redundancy: must be 0..8";

@@ -200,6 +200,29 @@ TEST(RelaySettings, ValidateNamesTheTomlKey) {
   EXPECT_TRUE(contains(check_settings(x), "announce"));
 }
 
+// Admission keys (docs/OPERATING.md "Admission"): read, ranged, and checked against each other.
+TEST(RelaySettings, AdmissionKeys) {
+  Settings s;
+  ASSERT_EQ(apply_toml("busy_limit = 0.9\nbusy_resume = 0.5\ndrop_limit = 7\nresume_after_s = 30\n"
+                       "refuse_new_load = true",
+                       "relay.toml", s),
+            "");
+  EXPECT_DOUBLE_EQ(s.core.admission.busy_limit, 0.9);
+  EXPECT_DOUBLE_EQ(s.core.admission.busy_resume, 0.5);
+  EXPECT_EQ(s.core.admission.drop_limit, 7u);
+  EXPECT_EQ(s.core.admission.resume_after, std::chrono::seconds(30));
+  EXPECT_TRUE(s.core.admission.force_busy);
+  EXPECT_EQ(check_settings(s), "");
+  Settings t;
+  EXPECT_TRUE(contains(apply_toml("busy_limit = 1.5", "relay.toml", t), "must be a number 0..1"));
+  Settings u;
+  ASSERT_EQ(apply_toml("busy_limit = 0.5\nbusy_resume = 0.7", "relay.toml", u), "");
+  EXPECT_TRUE(contains(check_settings(u), "busy_resume: must not be above busy_limit")) << check_settings(u);
+  Settings v;  // busy_limit 0 turns the loop figure off: the default resume figure does not matter then
+  ASSERT_EQ(apply_toml("busy_limit = 0", "relay.toml", v), "");
+  EXPECT_EQ(check_settings(v), "");
+}
+
 TEST(RelaySettings, GamePorts) {
   using P = std::pair<std::uint16_t, std::uint16_t>;
   EXPECT_EQ(parse_game_ports("27889"), P(27889, 27889));

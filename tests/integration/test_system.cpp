@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <thread>
 
@@ -55,6 +56,53 @@ nlohmann::json relay_entry(std::uint16_t http_port) {
   return all["relays"][0];
 }
 
+// Two scripted players on the relay (client/player.hpp): `o` makes the owner's room, the guest joins it by
+// name; `guest` adjusts the guest's options. start() runs them on their own thread until the deadline.
+struct TwoPlayers {
+  TwoPlayers(kc::PlayerOptions o, const std::string& owner_name, const std::string& guest_name,
+             kc::Millis deadline, const std::function<void(kc::PlayerOptions&)>& guest_options = {})
+      : owner(named(o, owner_name)), guest(joining(o, guest_name, guest_options)), driver(until(deadline)) {}
+  std::string start() {
+    for (kc::Player* p : {&owner, &guest}) {
+      if (std::string e = driver.add(*p); !e.empty()) return e;
+    }
+    play = std::jthread([this] { driver.run(); });
+    return {};
+  }
+  void join() { play.join(); }
+
+  kc::Player owner, guest;
+  kc::UdpDriver driver;
+  std::jthread play;
+
+ private:
+  static kc::PlayerOptions named(kc::PlayerOptions o, const std::string& name) {
+    o.session.name = name;
+    return o;
+  }
+  static kc::PlayerOptions joining(kc::PlayerOptions o, const std::string& name,
+                                   const std::function<void(kc::PlayerOptions&)>& adjust) {
+    o.session.name = name;
+    o.role = kc::PlayerOptions::Role::kJoinByName;
+    o.room_chat.clear();
+    if (adjust) adjust(o);
+    return o;
+  }
+  static kc::DriverOptions until(kc::Millis deadline) {
+    kc::DriverOptions d;
+    d.deadline = deadline;
+    return d;
+  }
+};
+
+kc::PlayerOptions game_on(std::uint16_t handshake_port, std::string game) {
+  kc::PlayerOptions o;
+  o.session.server = {0x7F000001, handshake_port};
+  o.session.emulator = "MAME32k 0.64";
+  o.game = std::move(game);
+  return o;
+}
+
 // A master with its SQLite file and one relay registered to it with an operator token.
 class System : public ::testing::Test {
  protected:
@@ -99,23 +147,11 @@ TEST_F(System, RelayReportsToMasterAndEveryListShowsIt) {
   if (HasFatalFailure()) return;
 
   // Two players in a waiting room of up to three (the third never comes).
-  kc::PlayerOptions o;
-  o.session.server = {0x7F000001, relay.handshake_port};
-  o.session.emulator = "MAME32k 0.64";
-  o.game = "Street Fighter II";
+  kc::PlayerOptions o = game_on(relay.handshake_port, "Street Fighter II");
   o.players = 3;
   o.room_wait = kc::Millis(6000);
-  o.session.name = "ryu";
-  kc::Player owner(o);
-  o.session.name = "ken";
-  o.role = kc::PlayerOptions::Role::kJoinByName;
-  kc::Player guest(o);
-  kc::DriverOptions d;
-  d.deadline = kc::Millis(8000);
-  kc::UdpDriver driver(d);
-  ASSERT_EQ(driver.add(owner), "");
-  ASSERT_EQ(driver.add(guest), "");
-  std::jthread play([&] { driver.run(); });
+  TwoPlayers players(o, "ryu", "ken", kc::Millis(8000));
+  ASSERT_EQ(players.start(), "");
 
   nlohmann::json entry;
   const bool seen = poll_until(
@@ -137,7 +173,7 @@ TEST_F(System, RelayReportsToMasterAndEveryListShowsIt) {
   const std::string games = http_get(master.http_port, "/game_list.php").body;
   EXPECT_NE(games.find("Street Fighter II"), std::string::npos) << games;
   EXPECT_NE(games.find("ryu"), std::string::npos) << games;
-  play.join();
+  players.join();
 
   // The relay stops: within three report intervals it is offline and off the public list.
   relay.process->signal(SIGTERM);
@@ -160,25 +196,12 @@ TEST_F(System, RelayReportsToMasterAndEveryListShowsIt) {
 TEST_F(System, APlayingGamesLagReachesTheMasterWithItsMark) {
   start("lag", {"--name", "Lag relay"});
   if (HasFatalFailure()) return;
-  kc::PlayerOptions o;
-  o.session.server = {0x7F000001, relay.handshake_port};
-  o.session.emulator = "MAME32k 0.64";
-  o.game = "Street Fighter II";
-  o.players = 2;
+  kc::PlayerOptions o = game_on(relay.handshake_port, "Street Fighter II");
   o.frames = 420;  // 14 s at 30 fps
   o.fps = 30;
-  o.session.name = "slow";
-  kc::Player slow(o);
-  o.fps = 0;  // as fast as lock-step allows
-  o.session.name = "fast";
-  o.role = kc::PlayerOptions::Role::kJoinByName;
-  kc::Player fast(o);
-  kc::DriverOptions d;
-  d.deadline = kc::Millis(40000);
-  kc::UdpDriver driver(d);
-  ASSERT_EQ(driver.add(slow), "");
-  ASSERT_EQ(driver.add(fast), "");
-  std::jthread play([&] { driver.run(); });
+  TwoPlayers players(o, "slow", "fast", kc::Millis(40000),
+                     [](kc::PlayerOptions& g) { g.fps = 0; });  // as fast as lock-step allows
+  ASSERT_EQ(players.start(), "");
 
   nlohmann::json game;
   const bool marked = poll_until(
@@ -201,9 +224,9 @@ TEST_F(System, APlayingGamesLagReachesTheMasterWithItsMark) {
   EXPECT_EQ(game.value("lag", ""), "laggy") << game.dump();
   nlohmann::json entry = relay_entry(master.http_port);
   EXPECT_EQ(entry["lag"], "laggy") << entry.dump();
-  play.join();
-  EXPECT_TRUE(slow.result().completed) << slow.result().phase;
-  EXPECT_TRUE(fast.result().completed) << fast.result().phase;
+  players.join();
+  EXPECT_TRUE(players.owner.result().completed) << players.owner.result().phase;
+  EXPECT_TRUE(players.guest.result().completed) << players.guest.result().phase;
 }
 
 // Issue 14: a relay held busy (its operator knob, refuse_new_load, set by SIGHUP while a game plays) refuses
@@ -215,24 +238,11 @@ TEST_F(System, ABusyRelayRefusesNewLoadFinishesItsGameAndIsLeftOutOfPicks) {
   start("busy", {"--config", config.string()});
   if (HasFatalFailure()) return;
   wait_online();
-  kc::PlayerOptions o;
-  o.session.server = {0x7F000001, relay.handshake_port};
-  o.session.emulator = "MAME32k 0.64";
-  o.game = "Street Fighter II";
-  o.players = 2;
+  kc::PlayerOptions o = game_on(relay.handshake_port, "Street Fighter II");
   o.frames = 480;  // 8 s at 60 fps
   o.fps = 60;
-  o.session.name = "ryu";
-  kc::Player owner(o);
-  o.session.name = "ken";
-  o.role = kc::PlayerOptions::Role::kJoinByName;
-  kc::Player guest(o);
-  kc::DriverOptions d;
-  d.deadline = kc::Millis(40000);
-  kc::UdpDriver driver(d);
-  ASSERT_EQ(driver.add(owner), "");
-  ASSERT_EQ(driver.add(guest), "");
-  std::jthread play([&] { driver.run(); });
+  TwoPlayers players(o, "ryu", "ken", kc::Millis(40000));
+  ASSERT_EQ(players.start(), "");
   ASSERT_TRUE(
       poll_until([&] { return metric(relay.metrics_port, "kaillera_relay_playing_games") == 1; }, 20s));
 
@@ -269,11 +279,11 @@ TEST_F(System, ABusyRelayRefusesNewLoadFinishesItsGameAndIsLeftOutOfPicks) {
   EXPECT_EQ(answer["excluded"][0]["reason"], "busy");
 
   // The game already playing finishes, every frame as lock-step must give it.
-  play.join();
-  EXPECT_TRUE(owner.result().completed) << owner.result().phase;
-  EXPECT_TRUE(guest.result().completed) << guest.result().phase;
-  EXPECT_EQ(owner.result().mismatches, 0u);
-  EXPECT_EQ(guest.result().mismatches, 0u);
+  players.join();
+  for (const kc::Player* p : {&players.owner, &players.guest}) {
+    EXPECT_TRUE(p->result().completed) << p->result().phase;
+    EXPECT_EQ(p->result().mismatches, 0u);
+  }
   EXPECT_EQ(metric(relay.metrics_port, "kaillera_relay_refused_total{reason=\"busy_hello\"}"), 1);
 }
 
@@ -286,29 +296,17 @@ TEST_F(System, FairInARoomAsksTheMasterAndAnswersInTheRoom) {
   wait_online();
   if (HasFatalFailure()) return;
 
-  kc::PlayerOptions o;
-  o.session.server = {0x7F000001, relay.handshake_port};
-  o.session.emulator = "MAME32k 0.64";
-  o.game = "Cadillacs and Dinosaurs";
+  kc::PlayerOptions o = game_on(relay.handshake_port, "Cadillacs and Dinosaurs");
   o.players = 3;  // nobody starts: the room stays open while /fair is answered
   o.room_wait = kc::Millis(5000);
-  o.session.name = "mustapha";
   o.room_chat = {"/fair"};
   o.room_chat_players = 2;
-  kc::Player owner(o);
-  o.session.name = "hannah";
-  o.room_chat.clear();
-  o.role = kc::PlayerOptions::Role::kJoinByName;
-  kc::Player guest(o);
-  kc::DriverOptions d;
-  d.deadline = kc::Millis(7000);
-  kc::UdpDriver driver(d);
-  ASSERT_EQ(driver.add(owner), "");
-  ASSERT_EQ(driver.add(guest), "");
-  driver.run();
+  TwoPlayers players(o, "mustapha", "hannah", kc::Millis(7000));
+  ASSERT_EQ(players.start(), "");
+  players.join();
 
   std::vector<std::string> said;
-  for (const auto& e : guest.log())
+  for (const auto& e : players.guest.log())
     if (e.kind == kc::EventKind::kGameChat) said.push_back(e.text);
   const auto find = [&](const std::string& needle) {
     for (const auto& t : said)

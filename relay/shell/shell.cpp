@@ -886,10 +886,6 @@ class Relay {
   std::unique_ptr<announce::Announcer> announcer_;
   TimePoint last_announce_publish_{};
   std::uint64_t announce_started_ = 0;  // games_started when the announcer last heard of starts
-#ifdef KF_HAVE_REPORTER
-  std::vector<std::unique_ptr<MasterReporter>> reporters_;
-  std::unique_ptr<FairAsker> fair_;
-  TimePoint last_publish_{};
   TimePoint last_play_probe_{};
   struct LoadMeter {
     TimePoint since{};
@@ -897,6 +893,10 @@ class Relay {
     std::chrono::milliseconds worst_late{0};  // the latest tick since `since`
     std::uint64_t drops_before = 0, send_failures_before = 0;
   } meter_;
+#ifdef KF_HAVE_REPORTER
+  std::vector<std::unique_ptr<MasterReporter>> reporters_;
+  std::unique_ptr<FairAsker> fair_;
+  TimePoint last_publish_{};
 #endif
 };
 

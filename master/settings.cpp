@@ -362,28 +362,18 @@ std::string reloadable_value(const Settings& s, std::string_view key) {
 }  // namespace
 
 ReloadPlan plan_reload(const Settings& running) {
-  ReloadPlan plan;
-  plan.settings = running;
-  LoadResult fresh = load_settings(running.args);
-  if (fresh.exit) {
-    plan.error = fresh.error.empty() ? "the command line does not start a server" : fresh.error;
-    return plan;
-  }
-  const Settings& next = fresh.settings;
-  auto diff = config::reload_diff(running, next, kReloadableKeys, &reloadable_value, running.config_text,
-                                  next.config_text);
-  plan.changed = std::move(diff.changed);
-  plan.restart = std::move(diff.restart);
-  plan.mirrors_changed = std::any_of(plan.changed.begin(), plan.changed.end(),
-                                     [](const std::string& line) { return line.rfind("mirror", 0) == 0; });
-  Settings& s = plan.settings;
-  s.mirrors = next.mirrors;
-  s.mirror_interval_s = next.mirror_interval_s;
-  s.mirror_keep_s = next.mirror_keep_s;
-  s.mirror_timeout_ms = next.mirror_timeout_ms;
-  s.mirror_max_bytes = next.mirror_max_bytes;
-  s.log_level = next.log_level;
-  return plan;
+  return config::reload_plan<ReloadPlan>(
+      running, [&] { return load_settings(running.args); }, kReloadableKeys, &reloadable_value, "server",
+      [](ReloadPlan& plan, const Settings& next) {
+        plan.mirrors_changed = config::any_changed(plan.changed, "mirror");
+        Settings& s = plan.settings;
+        s.mirrors = next.mirrors;
+        s.mirror_interval_s = next.mirror_interval_s;
+        s.mirror_keep_s = next.mirror_keep_s;
+        s.mirror_timeout_ms = next.mirror_timeout_ms;
+        s.mirror_max_bytes = next.mirror_max_bytes;
+        s.log_level = next.log_level;
+      });
 }
 
 }  // namespace kaillera::master

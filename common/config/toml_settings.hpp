@@ -212,6 +212,36 @@ ReloadDiff reload_diff(const Settings& running, const Settings& next, const std:
   return d;
 }
 
+// The steps both servers' SIGHUP share: load the command line and the file again (`load` returns the
+// program's LoadResult), refuse the whole reload on an error, diff the reloadable keys, and let `take` copy
+// the reloadable keys' new values into the plan's settings (a copy of `running`). `program` names the server
+// in the error of a command line that does not start one.
+template <class Plan, class Settings, std::size_t N, class Load, class Take>
+Plan reload_plan(const Settings& running, Load&& load, const std::string_view (&reloadable)[N],
+                 std::string (*value)(const Settings&, std::string_view), std::string_view program,
+                 Take&& take) {
+  Plan plan;
+  plan.settings = running;
+  auto fresh = load();
+  if (fresh.exit) {
+    plan.error =
+        fresh.error.empty() ? "the command line does not start a " + std::string(program) : fresh.error;
+    return plan;
+  }
+  auto diff = reload_diff(running, fresh.settings, reloadable, value, running.config_text,
+                          fresh.settings.config_text);
+  plan.changed = std::move(diff.changed);
+  plan.restart = std::move(diff.restart);
+  take(plan, fresh.settings);
+  return plan;
+}
+
+// Whether a line of ReloadDiff::changed names a key starting with `prefix` (e.g. every announce* key).
+inline bool any_changed(const std::vector<std::string>& changed, std::string_view prefix) {
+  return std::any_of(changed.begin(), changed.end(),
+                     [&](const std::string& line) { return line.rfind(prefix, 0) == 0; });
+}
+
 // Reads `path` and hands its text to `apply` (usually a program's apply_toml).
 template <class Apply>
 std::string apply_toml_file(const std::string& path, Apply&& apply) {

@@ -593,31 +593,22 @@ std::string reloadable_value(const Settings& s, std::string_view key) {
 }  // namespace
 
 ReloadPlan plan_reload(const Settings& running) {
-  ReloadPlan plan;
-  plan.settings = running;
-  LoadResult fresh = load_settings(running.args, false);
-  if (fresh.exit) {
-    plan.error = fresh.error.empty() ? "the command line does not start a relay" : fresh.error;
-    return plan;
-  }
-  const Settings& next = fresh.settings;
-  auto diff = config::reload_diff(running, next, kReloadableKeys, &reloadable_value, running.config_text,
-                                  next.config_text);
-  plan.changed = std::move(diff.changed);
-  plan.restart = std::move(diff.restart);
-  plan.announce_changed = std::any_of(plan.changed.begin(), plan.changed.end(),
-                                      [](const std::string& line) { return line.rfind("announce", 0) == 0; });
-  Settings& s = plan.settings;
-  s.announce = next.announce;
-  s.announce_first_s = next.announce_first_s;
-  s.announce_interval_s = next.announce_interval_s;
-  s.announce_timeout_s = next.announce_timeout_s;
-  s.access_file = next.access_file;
-  s.access_dns_refresh_s = next.access_dns_refresh_s;
-  s.core.admins = next.core.admins;
-  s.log_level = next.log_level;
-  s.core.admission = next.core.admission;
-  return plan;
+  return config::reload_plan<ReloadPlan>(
+      running, [&] { return load_settings(running.args, false); }, kReloadableKeys, &reloadable_value,
+      "relay",
+      [](ReloadPlan& plan, const Settings& next) {
+        plan.announce_changed = config::any_changed(plan.changed, "announce");
+        Settings& s = plan.settings;
+        s.announce = next.announce;
+        s.announce_first_s = next.announce_first_s;
+        s.announce_interval_s = next.announce_interval_s;
+        s.announce_timeout_s = next.announce_timeout_s;
+        s.access_file = next.access_file;
+        s.access_dns_refresh_s = next.access_dns_refresh_s;
+        s.core.admins = next.core.admins;
+        s.log_level = next.log_level;
+        s.core.admission = next.core.admission;
+      });
 }
 
 }  // namespace kaillera::relay::shell

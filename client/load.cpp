@@ -27,7 +27,8 @@ using TimePoint = Clock::time_point;
 constexpr auto kFrame = std::chrono::nanoseconds(16'666'667);
 constexpr std::size_t kRing = 1024;  // frames remembered per game (send times, inputs)
 
-enum class Phase : std::uint8_t { kHello, kLogin, kLobby, kRoom, kReady, kPlaying };
+enum class Phase : std::uint8_t { kHello, kLogin, kLobby, kRoom, kReady, kPlaying, kGone };
+enum class Outcome : std::uint8_t { kPending, kStarted, kRefused, kFailed };
 
 struct Game;
 
@@ -38,13 +39,13 @@ struct Player {
   net::UdpSocket socket;
   net::Endpoint game_endpoint;
   Phase phase = Phase::kHello;
+  bool said_hello = false;  // counted in logging_in_ until its UserJoined or its game's end
   p::Outbox tx{16, 1400};
   p::ReceiveWindow rx;
   p::GameDataCache in_cache, out_cache;
   std::array<std::uint8_t, 1400> buf{};
   TimePoint last_progress{};
   std::uint16_t user_id = 0;
-  std::uint64_t next_frame = 0;  // next input frame to send
   std::uint64_t next_block = 0;  // next block expected
 };
 
@@ -54,8 +55,11 @@ struct Game {
   std::array<Player, 2> players;
   std::chrono::nanoseconds phase{0};                // offset of this game's frame clock, to spread the load
   std::array<std::int64_t, kRing> input_time[2]{};  // CLOCK_REALTIME ns just before the input's sendto
-  bool started = false;
+  Outcome outcome = Outcome::kPending;
   bool both_in = false;
+  bool start_sent = false;
+  TimePoint opened{};             // when its players said HELLO (the set-up timeout counts from here)
+  std::uint64_t first_frame = 0;  // the global frame of its first input: its block k is frame first_frame + k
 };
 
 std::int64_t realtime_ns() {
@@ -65,8 +69,9 @@ std::int64_t realtime_ns() {
 }
 
 std::uint8_t input_byte(int player, std::uint64_t frame) {
-  // A small alphabet of button states, different per player: realistic for the caches.
-  return static_cast<std::uint8_t>(((frame * 2654435761u) >> 7) % 6 + 16 * player);
+  // A small alphabet of button states, different per player: realistic for the caches. Never 0, so an input
+  // the relay played as zeros (a lost one filled in) is a wrong block, never a lucky match.
+  return static_cast<std::uint8_t>(((frame * 2654435761u) >> 7) % 6 + 1 + 16 * player);
 }
 
 struct Histogram {
@@ -109,11 +114,12 @@ double cpu_seconds(int pid) {
 
 class Runner {
  public:
-  explicit Runner(const LoadOptions& o) : o_(o), games_(o.games) {}
+  explicit Runner(const LoadOptions& o) : o_(o), games_(o.games), ramp_(o.ramp_games_per_second > 0) {}
 
   LoadResult run() {
     LoadResult r;
     r.games = o_.games;
+    r.ramp = ramp_;
     epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll_ < 0) return fail(r, "epoll_create1 failed");
     std::uint32_t n = 0;
@@ -138,80 +144,22 @@ class Runner {
         ::epoll_ctl(epoll_, EPOLL_CTL_ADD, pl.socket.fd(), &ev);
       }
     }
-    // Set-up: everyone says HELLO; the state machines take it from there.
-    const TimePoint setup_deadline = Clock::now() + to_duration(o_.setup_timeout);
-    // Logins are ramped: at most kLoggingIn players between HELLO and their own UserJoined at once, as
-    // players arrive over time on a real server (each login sends every user a UserJoined).
-    for (auto& g : games_) {
-      for (auto& pl : g.players)
-        waiting_.push_back(&pl);
+    if (ramp_) {
+      play_ramp();
+    } else if (!set_up_all(r)) {
+      return r;
     }
-    while (started_ < games_.size()) {
-      while (logging_in_ < kLoggingIn && next_waiting_ < waiting_.size()) {
-        ++logging_in_;
-        hello(*waiting_[next_waiting_++], Clock::now());
-      }
-      const TimePoint now = Clock::now();
-      if (now > setup_deadline) {
-        r.games_started = static_cast<std::uint32_t>(started_);
-        std::array<std::size_t, 6> phases{};
-        for (auto& g : games_) {
-          for (auto& pl : g.players)
-            ++phases[static_cast<std::size_t>(pl.phase)];
-        }
-        return fail(r, "set-up timed out: " + std::to_string(started_) + " of " +
-                           std::to_string(games_.size()) +
-                           " games started; players in hello/login/lobby/room/ready/playing: " +
-                           std::to_string(phases[0]) + "/" + std::to_string(phases[1]) + "/" +
-                           std::to_string(phases[2]) + "/" + std::to_string(phases[3]) + "/" +
-                           std::to_string(phases[4]) + "/" + std::to_string(phases[5]));
-      }
-      poll_once(1);
-      retry_stalled(Clock::now());
-    }
-    r.games_started = static_cast<std::uint32_t>(started_);
-
-    // Play: warm-up, then the measured window.
-    base_ = Clock::now() + std::chrono::milliseconds(20);
-    measure_from_ = base_ + to_duration(o_.warmup_seconds);
-    measure_to_ = measure_from_ + to_duration(o_.seconds);
-    const TimePoint end = measure_to_ + std::chrono::milliseconds(200);  // let the last blocks arrive
-    double cpu0 = -1, cpu1 = -1;
-    bool cpu_started = false, cpu_done = false;
-    // Sends go round-robin through (frame, game, player): game g's frame f is due at base + f*frame +
-    // phase(g).
-    std::uint64_t frame = 0;
-    std::size_t next_game = 0;
-    while (true) {
-      const TimePoint now = Clock::now();
-      if (!cpu_started && now >= measure_from_) {
-        cpu_started = true;
-        if (o_.relay_pid) cpu0 = cpu_seconds(o_.relay_pid);
-      }
-      if (!cpu_done && now >= measure_to_) {
-        cpu_done = true;
-        if (o_.relay_pid) cpu1 = cpu_seconds(o_.relay_pid);
-      }
-      if (now >= end) break;
-      // Everything due.
-      while (true) {
-        const TimePoint due = base_ + frame * kFrame + games_[next_game].phase;
-        if (due > now || due >= measure_to_) break;
-        Game& g = games_[next_game];
-        for (auto& pl : g.players)
-          send_input(pl, frame, due);
-        if (++next_game == games_.size()) {
-          next_game = 0;
-          ++frame;
-        }
-      }
-      const TimePoint next_due = base_ + frame * kFrame + games_[next_game].phase;
-      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_due - Clock::now());
-      poll_once(static_cast<int>(std::clamp<long long>(wait.count(), 0, 5)));
-    }
+    // Players leave as clients do when closed, so that the relay is empty for the next run.
+    for (auto& g : games_)
+      leave(g);
     ::close(epoll_);
+    epoll_ = -1;
 
-    r.seconds = o_.seconds;
+    r.games_started = static_cast<std::uint32_t>(started_);
+    r.refused = refused_;
+    r.first_refusal = first_refusal_;
+    r.games_failed = static_cast<std::uint32_t>(failed_);
+    r.seconds = std::chrono::duration<double>(measure_to_ - measure_from_).count();
     r.inputs_sent = inputs_sent_;
     r.blocks_received = hist_.count;
     r.blocks_expected = frames_both_sent_ * 2;
@@ -223,13 +171,20 @@ class Runner {
     r.p99_us = hist_.quantile(0.99);
     r.p999_us = hist_.quantile(0.999);
     r.max_us = hist_.max;
-    if (cpu0 >= 0 && cpu1 >= 0) {
-      r.relay_cpu_percent = 100.0 * (cpu1 - cpu0) / o_.seconds;
+    if (cpu0_ >= 0 && cpu1_ >= 0) {
+      r.relay_cpu_percent = 100.0 * (cpu1_ - cpu0_) / r.seconds;
       if (inputs_sent_ > 0)
-        r.relay_cpu_us_per_input = 1e6 * (cpu1 - cpu0) / static_cast<double>(inputs_sent_);
+        r.relay_cpu_us_per_input = 1e6 * (cpu1_ - cpu0_) / static_cast<double>(inputs_sent_);
     }
-    r.ok = mismatches_ == 0 && r.blocks_expected > 0;
-    if (!r.ok && r.error.empty()) r.error = mismatches_ ? "blocks with wrong contents" : "no frames measured";
+    // Refused games are the relay's answer, not a failure; a run where every game was refused measured
+    // nothing and says so in its counts.
+    const bool all_refused = refused_.total() == games_.size();
+    r.ok = mismatches_ == 0 && failed_ == 0 && (r.blocks_expected > 0 || all_refused);
+    if (!r.ok && r.error.empty()) {
+      r.error = mismatches_ ? "blocks with wrong contents"
+                : failed_   ? std::to_string(failed_) + " games neither started nor were refused"
+                            : "no frames measured";
+    }
     return r;
   }
 
@@ -243,6 +198,179 @@ class Runner {
     if (epoll_ >= 0) ::close(epoll_);
     epoll_ = -1;
     return r;
+  }
+
+  // All at once: every game set up (or refused), all started together, then a warm-up and the measured
+  // window. False (with r's error) when the set-up timed out.
+  bool set_up_all(LoadResult& r) {
+    const TimePoint now0 = Clock::now();
+    for (auto& g : games_)
+      open_game(g, now0);
+    const TimePoint setup_deadline = now0 + to_duration(o_.setup_timeout);
+    while (started_ + refused_.total() < games_.size()) {
+      hello_waiting();
+      if (Clock::now() > setup_deadline) {
+        std::array<std::size_t, 7> phases{};
+        for (auto& g : games_) {
+          if (g.outcome != Outcome::kPending) continue;
+          ++failed_;
+          for (auto& pl : g.players)
+            ++phases[static_cast<std::size_t>(pl.phase)];
+        }
+        r.games_started = static_cast<std::uint32_t>(started_);
+        r.refused = refused_;
+        r.games_failed = static_cast<std::uint32_t>(failed_);
+        fail(r, "set-up timed out: " + std::to_string(started_) + " of " + std::to_string(games_.size()) +
+                    " games started, " + std::to_string(refused_.total()) +
+                    " refused; players of the others in hello/login/lobby/room/ready/playing: " +
+                    std::to_string(phases[0]) + "/" + std::to_string(phases[1]) + "/" +
+                    std::to_string(phases[2]) + "/" + std::to_string(phases[3]) + "/" +
+                    std::to_string(phases[4]) + "/" + std::to_string(phases[5]));
+        return false;
+      }
+      poll_once(1);
+      retry_stalled(Clock::now());
+    }
+
+    // Play: warm-up, then the measured window.
+    base_ = Clock::now() + std::chrono::milliseconds(20);
+    measure_from_ = base_ + to_duration(o_.warmup_seconds);
+    measure_to_ = measure_from_ + to_duration(o_.seconds);
+    play_until(measure_to_ + std::chrono::milliseconds(200), [](TimePoint) {});  // let the last blocks arrive
+    return true;
+  }
+
+  // A ramp: game i opens at base + i / rate; each starts when its room is full and plays to the end. Every
+  // frame of an admitted game counts; the window ends `seconds` after the last game opened.
+  void play_ramp() {
+    base_ = Clock::now() + std::chrono::milliseconds(20);
+    measure_from_ = base_;
+    const auto every = to_duration(1.0 / o_.ramp_games_per_second);
+    measure_to_ = base_ + every * static_cast<long long>(games_.size()) + to_duration(o_.seconds);
+    const auto setup_timeout = to_duration(o_.setup_timeout);
+    std::size_t next_open = 0;
+    play_until(measure_to_ + std::chrono::milliseconds(200), [&](TimePoint now) {
+      while (next_open < games_.size() && base_ + every * static_cast<long long>(next_open) <= now &&
+             now < measure_to_) {
+        open_game(games_[next_open++], now);
+      }
+      hello_waiting();
+      retry_stalled(now);
+      if (now - last_timeout_scan_ < std::chrono::milliseconds(250)) return;
+      last_timeout_scan_ = now;
+      for (std::size_t i = 0; i < next_open; ++i) {
+        Game& g = games_[i];
+        if (g.outcome == Outcome::kPending && now - g.opened > setup_timeout) {
+          g.outcome = Outcome::kFailed;
+          ++failed_;
+          leave(g);
+        }
+      }
+    });
+    // Games still setting up when the window closed neither started nor failed: the run ended first.
+    for (auto& g : games_) {
+      if (g.outcome == Outcome::kPending && g.opened != TimePoint{}) {
+        g.outcome = Outcome::kFailed;
+        ++failed_;
+      }
+    }
+  }
+
+  // Sends go round-robin through (frame, game, player): game g's frame f is due at base + f*frame +
+  // phase(g); a game sends from its first frame on. `each` runs every round (set-up work of a ramp).
+  template <class Each>
+  void play_until(TimePoint end, Each each) {
+    bool cpu_started = false, cpu_done = false;
+    std::size_t next_game = 0;
+    while (true) {
+      const TimePoint now = Clock::now();
+      if (!cpu_started && now >= measure_from_) {
+        cpu_started = true;
+        if (o_.relay_pid) cpu0_ = cpu_seconds(o_.relay_pid);
+      }
+      if (!cpu_done && now >= measure_to_) {
+        cpu_done = true;
+        if (o_.relay_pid) cpu1_ = cpu_seconds(o_.relay_pid);
+      }
+      if (now >= end) break;
+      each(now);
+      // Everything due.
+      while (true) {
+        const TimePoint due = base_ + frame_ * kFrame + games_[next_game].phase;
+        if (due > now || due >= measure_to_) break;
+        Game& g = games_[next_game];
+        if (g.outcome == Outcome::kStarted && frame_ >= g.first_frame) {
+          for (auto& pl : g.players)
+            send_input(pl, frame_, due);
+        }
+        if (++next_game == games_.size()) {
+          next_game = 0;
+          ++frame_;
+        }
+      }
+      const TimePoint next_due = base_ + frame_ * kFrame + games_[next_game].phase;
+      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_due - Clock::now());
+      poll_once(static_cast<int>(std::clamp<long long>(wait.count(), 0, ramp_ ? 1 : 5)));
+    }
+  }
+
+  void open_game(Game& g, TimePoint now) {
+    g.opened = now;
+    for (auto& pl : g.players)
+      waiting_.push_back(&pl);
+  }
+
+  // Logins are ramped: at most kLoggingIn players between HELLO and their own UserJoined at once, as
+  // players arrive over time on a real server (each login sends every user a UserJoined).
+  void hello_waiting() {
+    while (logging_in_ < kLoggingIn && next_waiting_ < waiting_.size()) {
+      Player& pl = *waiting_[next_waiting_++];
+      if (pl.phase != Phase::kHello) continue;  // its game was refused meanwhile
+      ++logging_in_;
+      pl.said_hello = true;
+      hello(pl, Clock::now());
+    }
+  }
+
+  void done_logging_in(Player& pl) {
+    if (!pl.said_hello) return;
+    pl.said_hello = false;
+    --logging_in_;
+  }
+
+  // The relay refused the game: count it where, and its players leave (a logged-in one says so, as a client
+  // closing does; one still logging in just stops).
+  void refuse(Game& g, std::uint32_t Refusals::*where, std::string_view reason) {
+    if (g.outcome != Outcome::kPending) return;
+    g.outcome = Outcome::kRefused;
+    ++(refused_.*where);
+    if (first_refusal_.empty()) first_refusal_ = std::string(reason);
+    leave(g);
+    if (!ramp_) maybe_start_all();
+  }
+
+  void leave(Game& g) {
+    for (auto& pl : g.players) {
+      done_logging_in(pl);
+      if (pl.phase != Phase::kHello && pl.phase != Phase::kLogin && pl.phase != Phase::kGone)
+        send(pl, p::UserQuit{"", 0xFFFF, "load: leaving"});
+      pl.phase = Phase::kGone;
+    }
+  }
+
+  // All at once: the starts go out together once every game is full or refused, so that an early game does
+  // not wait for the others with no data flowing (the relay's data deadline would drop its players).
+  void maybe_start_all() {
+    if (all_started_ || rooms_full_ + refused_.total() < games_.size()) return;
+    all_started_ = true;
+    for (auto& g : games_) {
+      if (g.outcome == Outcome::kPending && g.both_in) start(g);
+    }
+  }
+
+  void start(Game& g) {
+    g.start_sent = true;
+    send(g.players[0], p::StartGame{});
   }
 
   void hello(Player& pl, TimePoint now) {
@@ -264,7 +392,7 @@ class Runner {
     last_retry_scan_ = now;
     for (auto& g : games_) {
       for (auto& pl : g.players) {
-        if (pl.phase == Phase::kPlaying || pl.last_progress == TimePoint{} ||
+        if (pl.phase == Phase::kPlaying || pl.phase == Phase::kGone || pl.last_progress == TimePoint{} ||
             now - pl.last_progress < std::chrono::milliseconds(1000)) {
           continue;
         }
@@ -281,12 +409,14 @@ class Runner {
 
   void send_input(Player& pl, std::uint64_t frame, TimePoint due) {
     if (pl.phase != Phase::kPlaying) return;
+    Game& g = *pl.game;
+    const std::uint64_t local = frame - g.first_frame;
     std::uint8_t in[64];
     const std::uint32_t bpf = std::min<std::uint32_t>(o_.bytes_per_frame, 64);
     for (std::uint32_t i = 0; i < bpf; ++i)
-      in[i] = static_cast<std::uint8_t>(input_byte(pl.index, frame) + i);
+      in[i] = static_cast<std::uint8_t>(input_byte(pl.index, local) + i);
     const p::Bytes data(in, bpf);
-    pl.game->input_time[pl.index][frame % kRing] = realtime_ns();
+    g.input_time[pl.index][frame % kRing] = realtime_ns();
     if (o_.use_cache) {
       const auto d = p::cache_for_send(pl.out_cache, data);
       if (d.cached) {
@@ -297,7 +427,6 @@ class Runner {
     } else {
       send(pl, p::GameData{"", data});
     }
-    pl.next_frame = frame + 1;
     if (due >= measure_from_ && due < measure_to_) {
       ++inputs_sent_;
       if (pl.index == 1) ++frames_both_sent_;
@@ -322,9 +451,15 @@ class Runner {
   }
 
   void on_datagram(Player& pl, const net::Endpoint& from, std::span<const std::uint8_t> data, TimePoint now) {
+    if (pl.phase == Phase::kGone) return;
     if (pl.phase == Phase::kHello) {
       auto h = p::parse_handshake(data);
-      if (!h || h->kind != p::HandshakeKind::kHelloD00D) return;
+      if (!h) return;
+      if (h->kind == p::HandshakeKind::kToo) {
+        refuse(*pl.game, &Refusals::hello, "TOO");
+        return;
+      }
+      if (h->kind != p::HandshakeKind::kHelloD00D) return;
       pl.game_endpoint = {from.ip, h->port};
       pl.phase = Phase::kLogin;
       pl.last_progress = now;
@@ -335,7 +470,7 @@ class Runner {
     if (!b) return;
     auto a = pl.rx.accept(*b);
     lost_ += a.lost;
-    for (std::size_t i = 0; i < a.count; ++i) {
+    for (std::size_t i = 0; i < a.count && pl.phase != Phase::kGone; ++i) {
       const auto& raw = b->messages[a.order[i]];
       on_message(pl, raw, now);
     }
@@ -368,12 +503,25 @@ class Runner {
       case T::kServerAck:
         send(pl, p::ClientAck{});
         break;
+      case T::kConnectionRejected:
+        if (pl.phase == Phase::kLogin) {
+          auto m = p::decode_as<p::ConnectionRejected>(raw.body);
+          refuse(g, &Refusals::login, m ? m->message : std::string_view("ConnectionRejected"));
+        }
+        break;
+      case T::kGameChat: {
+        // A refused start comes back as a room line from "Error" (what every client shows in the room).
+        auto m = p::decode_as<p::GameChat>(raw.body);
+        if (m && m->user == "Error" && pl.index == 0 && g.start_sent && pl.phase == Phase::kRoom)
+          refuse(g, &Refusals::start, m->message);
+        break;
+      }
       case T::kUserJoined: {
         auto m = p::decode_as<p::UserJoined>(raw.body);
         if (m && m->user == pl.name && pl.phase == Phase::kLogin) {
           pl.user_id = m->user_id;
           pl.phase = Phase::kLobby;
-          --logging_in_;
+          done_logging_in(pl);
           if (pl.index == 0) {
             send(pl, p::CreateGame{"", "load-" + std::to_string(g.id_index), "", 0xFFFFFFFF});
           } else if (g.game_id != 0) {
@@ -392,12 +540,12 @@ class Runner {
           Player& guest = g.players[1];
           if (guest.phase == Phase::kLobby) send(guest, p::JoinGame{"", g.game_id, "", 0, 0xFFFF, 1});
         } else if (pl.index == 0 && m->user == g.players[1].name && !g.both_in) {
-          // Start every game together once every room is full: an early game would otherwise wait
-          // for the others with no data flowing, and the relay's data deadline would drop its players.
           g.both_in = true;
-          if (++rooms_full_ == games_.size()) {
-            for (auto& other : games_)
-              send(other.players[0], p::StartGame{});
+          ++rooms_full_;
+          if (ramp_) {
+            start(g);
+          } else {
+            maybe_start_all();
           }
         } else if (pl.index == 1 && m->user == pl.name) {
           pl.phase = Phase::kRoom;
@@ -412,8 +560,11 @@ class Runner {
         break;
       case T::kAllReady:
         pl.phase = Phase::kPlaying;
-        if (!g.started && g.players[0].phase == Phase::kPlaying && g.players[1].phase == Phase::kPlaying) {
-          g.started = true;
+        if (g.outcome == Outcome::kPending && g.players[0].phase == Phase::kPlaying &&
+            g.players[1].phase == Phase::kPlaying) {
+          g.outcome = Outcome::kStarted;
+          // Both players send from the next frame of the round on (all at once: frame 0, before the clock).
+          g.first_frame = ramp_ ? frame_ + 1 : 0;
           ++started_;
         }
         break;
@@ -432,11 +583,12 @@ class Runner {
              block[bpf + i] == static_cast<std::uint8_t>(input_byte(1, k) + i);
     }
     if (!good) ++mismatches_;
-    const TimePoint due = base_ + k * kFrame + g.phase;
+    const std::uint64_t frame = g.first_frame + k;
+    const TimePoint due = base_ + frame * kFrame + g.phase;
     if (due < measure_from_ || due >= measure_to_) return;
     (void)now;
     // From the later of the frame's two inputs leaving us to the block reaching our socket (kernel time).
-    const std::int64_t later = std::max(g.input_time[0][k % kRing], g.input_time[1][k % kRing]);
+    const std::int64_t later = std::max(g.input_time[0][frame % kRing], g.input_time[1][frame % kRing]);
     const double us = static_cast<double>(rx_ns_ - later) / 1000.0;
     hist_.add(us);
     if (rx_ns_ - later <= kFrame.count()) ++on_time_;
@@ -444,13 +596,19 @@ class Runner {
 
   LoadOptions o_;
   std::vector<Game> games_;
+  bool ramp_ = false;
   int epoll_ = -1;
-  std::size_t started_ = 0;
+  std::size_t started_ = 0, failed_ = 0;
+  Refusals refused_;
+  std::string first_refusal_;
   std::size_t rooms_full_ = 0;
+  bool all_started_ = false;
   static constexpr std::size_t kLoggingIn = 32;
   std::vector<Player*> waiting_;
   std::size_t next_waiting_ = 0, logging_in_ = 0;
-  TimePoint base_{}, measure_from_{}, measure_to_{}, last_retry_scan_{};
+  std::uint64_t frame_ = 0;  // the round of the send clock
+  TimePoint base_{}, measure_from_{}, measure_to_{}, last_retry_scan_{}, last_timeout_scan_{};
+  double cpu0_ = -1, cpu1_ = -1;
   std::uint64_t inputs_sent_ = 0, frames_both_sent_ = 0, on_time_ = 0, mismatches_ = 0, lost_ = 0;
   Histogram hist_;
   std::int64_t rx_ns_ = 0;  // kernel arrival time of the datagram being handled
@@ -469,6 +627,11 @@ std::string to_json(const LoadResult& r) {
       {"error", r.error},
       {"games", r.games},
       {"games_started", r.games_started},
+      {"games_refused", r.refused.total()},
+      {"refused", {{"hello", r.refused.hello}, {"login", r.refused.login}, {"start", r.refused.start}}},
+      {"refusal", r.first_refusal},
+      {"games_failed", r.games_failed},
+      {"mode", r.ramp ? "ramp" : "all_at_once"},
       {"seconds", r.seconds},
       {"inputs_sent", r.inputs_sent},
       {"blocks_expected", r.blocks_expected},
@@ -484,7 +647,8 @@ std::string to_json(const LoadResult& r) {
       {"relay_cpu_percent", r.relay_cpu_percent},
       {"relay_cpu_us_per_input", r.relay_cpu_us_per_input},
   };
-  return j.dump(2);
+  return j.dump(2, ' ', false,
+                nlohmann::json::error_handler_t::replace);  // the reason is in the relay's charset
 }
 
 std::string to_text(const LoadResult& r) {
@@ -494,15 +658,18 @@ std::string to_text(const LoadResult& r) {
                          : 0.0;
   std::snprintf(
       buf, sizeof buf,
-      "games %u (started %u), %.1f s measured\n"
+      "games %u (started %u, refused %u: %u at hello, %u at login, %u at start; failed %u), %.1f s measured\n"
       "inputs sent %llu, blocks %llu of %llu, on time %.3f %%, wrong blocks %llu, lost for good %llu\n"
       "relay-added latency us: p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f\n"
       "relay CPU: %.1f %% of a core, %.2f us per input packet\n",
-      r.games, r.games_started, r.seconds, static_cast<unsigned long long>(r.inputs_sent),
+      r.games, r.games_started, r.refused.total(), r.refused.hello, r.refused.login, r.refused.start,
+      r.games_failed, r.seconds, static_cast<unsigned long long>(r.inputs_sent),
       static_cast<unsigned long long>(r.blocks_received), static_cast<unsigned long long>(r.blocks_expected),
       pct, static_cast<unsigned long long>(r.mismatches), static_cast<unsigned long long>(r.lost_for_good),
       r.p50_us, r.p90_us, r.p99_us, r.p999_us, r.max_us, r.relay_cpu_percent, r.relay_cpu_us_per_input);
-  return std::string(buf) + (r.ok ? "" : "FAILED: " + r.error + "\n");
+  std::string out = buf;
+  if (!r.first_refusal.empty()) out += "the relay's reason: " + r.first_refusal + "\n";
+  return out + (r.ok ? "" : "FAILED: " + r.error + "\n");
 }
 
 }  // namespace kaillera::client

@@ -6,6 +6,15 @@
 // Lean on purpose: players are small state machines on the codec, one socket each on their own loopback
 // address (127.1.x.y), one thread, epoll. A frame is on time when its block arrives within one frame period
 // (16.7 ms) of the later input.
+//
+// A relay may refuse a game: TOO at the handshake, a ConnectionRejected (0x16) at login, or an "Error" room
+// line in answer to the start. Such a game is counted as refused, by where, and its other player leaves; it
+// is not a failure. A game that neither starts nor is refused within the set-up timeout has failed.
+//
+// Two ways to load: all games at once (the default: every game set up, then all started together and measured
+// after a warm-up), or a ramp (`ramp_games_per_second` > 0): a new game every 1/rate seconds, each starting
+// as soon as its room is full and playing from then to the end, so the run passes a relay's ceiling and shows
+// what its admitted games keep while it refuses the rest. A ramp measures every frame of every admitted game.
 #pragma once
 
 #include <cstdint>
@@ -23,14 +32,27 @@ struct LoadOptions {
   double warmup_seconds = 2;  // played but not measured
   double setup_timeout = 60;  // logins and rooms must be ready by then
   std::uint32_t bytes_per_frame = 2;
-  bool use_cache = false;  // n02 never sends 0x13; SupraClient can
-  int relay_pid = 0;       // when set: the relay's CPU use is read from /proc
+  bool use_cache = false;            // n02 never sends 0x13; SupraClient can
+  int relay_pid = 0;                 // when set: the relay's CPU use is read from /proc
+  double ramp_games_per_second = 0;  // > 0: open games at this rate instead of all at once
+};
+
+// Where a relay refused a game.
+struct Refusals {
+  std::uint32_t hello = 0;  // TOO to the handshake
+  std::uint32_t login = 0;  // ConnectionRejected (0x16) with its reason
+  std::uint32_t start = 0;  // an "Error" room line in answer to StartGame
+  std::uint32_t total() const { return hello + login + start; }
 };
 
 struct LoadResult {
   bool ok = false;
   std::string error;
   std::uint32_t games = 0, games_started = 0;
+  Refusals refused;                // games the relay refused, by where
+  std::uint32_t games_failed = 0;  // neither started nor refused within the set-up timeout
+  std::string first_refusal;       // the relay's reason, as the first refused login or start gave it
+  bool ramp = false;
   double seconds = 0;
   std::uint64_t inputs_sent = 0;      // input packets sent in the measured window
   std::uint64_t blocks_received = 0;  // relayed blocks received in the measured window

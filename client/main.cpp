@@ -60,6 +60,8 @@ struct LoadArgs {
   double warmup = 2;
   std::uint32_t bytes_per_frame = 2;
   int relay_pid = 0;
+  double ramp = 0;
+  double setup_timeout = 60;
   bool cache = false;
   bool json = false;
 };
@@ -300,9 +302,10 @@ int run_pick(PickArgs a) {
 int run_load_command(const LoadArgs& a) {
   const auto server = kc::resolve_endpoint(a.server);
   if (!server || a.games < 1 || a.games > 20000 || a.seconds <= 0 || a.bytes_per_frame < 1 ||
-      a.bytes_per_frame > 64) {
+      a.bytes_per_frame > 64 || a.ramp < 0 || a.ramp > 1000 || a.setup_timeout <= 0) {
     std::cerr
-        << "kaillera load: --server HOST:PORT, --games 1..20000, --seconds > 0, --bytes-per-frame 1..64\n";
+        << "kaillera load: --server HOST:PORT, --games 1..20000, --seconds > 0, --bytes-per-frame 1..64, "
+           "--ramp 0..1000, --setup-timeout > 0\n";
     return kExitUsage;
   }
   kc::LoadOptions o;
@@ -313,6 +316,8 @@ int run_load_command(const LoadArgs& a) {
   o.bytes_per_frame = a.bytes_per_frame;
   o.use_cache = a.cache;
   o.relay_pid = a.relay_pid;
+  o.ramp_games_per_second = a.ramp;
+  o.setup_timeout = a.setup_timeout;
   const kc::LoadResult r = kc::run_load(o);
   std::cout << (a.json ? kc::to_json(r) + "\n" : kc::to_text(r));
   return r.ok ? kExitOk : kExitFailed;
@@ -461,6 +466,15 @@ int main(int argc, char** argv) {
   cmd_load->add_option("--bytes-per-frame", load.bytes_per_frame, "input bytes per frame")
       ->capture_default_str();
   cmd_load->add_option("--relay-pid", load.relay_pid, "read this process's CPU time from /proc");
+  cmd_load
+      ->add_option("--ramp", load.ramp,
+                   "open a new game every 1/N s, each starting when full and playing to the end, instead of "
+                   "all at once (measures every frame of the games the relay admits)")
+      ->capture_default_str();
+  cmd_load
+      ->add_option("--setup-timeout", load.setup_timeout,
+                   "seconds a game may take to start or be refused before it counts as failed")
+      ->capture_default_str();
   cmd_load->add_flag("--cache", load.cache,
                      "send 0x13 for repeated inputs (SupraClient) instead of always 0x12");
   cmd_load->add_flag("--json", load.json, "print the result as JSON");

@@ -3,6 +3,7 @@
 // destructor).
 #pragma once
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/relay_process.hpp"
@@ -20,9 +21,12 @@ inline RunningRelay start_relay(const TempDir& dir, const std::string& tag,
                                 std::vector<std::string> extra = {}) {
   RunningRelay r;
   const auto ready = dir / ("relay-" + tag + ".json");
-  std::vector<std::string> args = {"--listen",    "127.0.0.1:0", "--game-ports", "0",
-                                   "--metrics",   "127.0.0.1:0", "--ready-file", ready.string(),
-                                   "--log-level", "debug",       "--max-users",  "0"};
+  std::vector<std::string> args = {"--listen",    "127.0.0.1:0",  "--game-ports", "0",           "--metrics",
+                                   "127.0.0.1:0", "--ready-file", ready.string(), "--log-level", "debug"};
+  if (std::find(extra.begin(), extra.end(), "--max-users") == extra.end()) {
+    args.push_back("--max-users");
+    args.push_back("0");
+  }
   args.insert(args.end(), extra.begin(), extra.end());
   r.process = std::make_unique<Process>(KF_RELAY_BIN, args, dir / ("relay-" + tag + ".log"));
   poll_until([&] { return std::filesystem::exists(ready) || r.process->poll_exit().has_value(); }, 10s);

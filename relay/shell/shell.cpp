@@ -8,10 +8,14 @@
 #endif
 
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -21,11 +25,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -53,7 +56,8 @@ constexpr auto kTick = std::chrono::milliseconds(10);
 // Players in games being played are probed this often (with a prober: docs/RELAY.md "Lag statistics"); the
 // prober answers from its cache within 30 s, so no address is probed more often than that.
 constexpr auto kPlayProbeInterval = std::chrono::seconds(30);
-constexpr int kMaxBatchesPerWake = 16;      // then let the timer and the other sockets run
+constexpr int kMaxBatchesPerWake = 16;      // then let the tick and the other sockets run
+constexpr int kMaxEvents = 64;              // ready sockets taken from epoll per wake-up
 constexpr std::size_t kSharedBatch = 64;    // datagrams per recvmmsg on the handshake and shared ports
 constexpr std::size_t kRangeBatch = 8;      // on a per-client port (one client each)
 constexpr std::size_t kReceiveSize = 4096;  // n02 sends at most 0x1000 bytes (KAILLERA.md §2.5)
@@ -61,12 +65,9 @@ constexpr std::size_t kFlushAt = 1024;      // queued datagrams on one socket th
 constexpr auto kStartupBusyTimeout =
     std::chrono::milliseconds(1000);  // per attempt to open a locked state file
 
-// One bound UDP port: its socket, the Asio waiter on its fd, and the datagrams queued for it.
+// One bound UDP port: its socket and the datagrams queued for it.
 struct PortSocket {
-  explicit PortSocket(asio::io_context& io) : waiter(io) {}
-  ~PortSocket() {
-    if (waiter.is_open()) waiter.release();  // the UdpSocket owns and closes the fd
-  }
+  PortSocket() = default;
   PortSocket(const PortSocket&) = delete;
   PortSocket& operator=(const PortSocket&) = delete;
 
@@ -78,7 +79,6 @@ struct PortSocket {
   net::UdpSocket udp;
   std::uint16_t port = 0;
   std::size_t batch = 0;
-  asio::posix::stream_descriptor waiter;
   std::vector<std::uint8_t> out_bytes;
   std::vector<Pending> out;
   std::vector<net::OutgoingDatagram> scratch;
@@ -166,7 +166,7 @@ class ShellJournal final : public Journal {
 class Relay {
  public:
   explicit Relay(Settings settings)
-      : settings_(std::move(settings)), sink_(by_port_, stats_), tick_(io_), signals_(io_), hangups_(io_) {}
+      : settings_(std::move(settings)), sink_(by_port_, stats_), signals_(io_), hangups_(io_) {}
 
   // The reporters first (no more probe requests), then the prober (no more answers to them).
   ~Relay() {
@@ -178,6 +178,7 @@ class Relay {
     if (prober_) prober_->stop();
     if (dns_) dns_->stop();
     if (store_) store_->stop();  // writes what is queued
+    if (epoll_ >= 0) ::close(epoll_);
   }
 
   int run() {
@@ -279,10 +280,7 @@ class Relay {
     stats_.start_time_seconds =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 
-    for (auto& s : sockets_)
-      arm(*s);
     next_tick_ = Clock::now() + kTick;
-    schedule_tick();
 
     // The one start-up line.
     const std::string game_text = ports_text(game_first, game_last);
@@ -302,24 +300,33 @@ class Relay {
       return kExitRuntime;
     }
 
-    io_.run();
+    run_loop();
     spdlog::info("stopped");
     return kExitOk;
   }
 
  private:
   PortSocket* bind(const net::Endpoint& at, std::size_t batch) {
-    auto s = std::make_unique<PortSocket>(io_);
+    if (epoll_ < 0) {
+      epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+      if (epoll_ < 0) {
+        spdlog::error("epoll_create1: {}", std::strerror(errno));
+        return nullptr;
+      }
+    }
+    auto s = std::make_unique<PortSocket>();
     if (std::string err = s->udp.open(at, batch, kReceiveSize); !err.empty()) {
       spdlog::error("cannot open udp {}: {}", net::to_string(at), err);
       return nullptr;
     }
     s->port = s->udp.local().port;
     s->batch = batch;
-    error_code ec;
-    s->waiter.assign(s->udp.fd(), ec);
-    if (ec) {
-      spdlog::error("cannot watch udp {}: {}", net::to_string(at), ec.message());
+    // Level-triggered and registered once: a socket left with datagrams is simply reported again.
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = s.get();
+    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, s->udp.fd(), &ev) != 0) {
+      spdlog::error("cannot watch udp {}: {}", net::to_string(at), std::strerror(errno));
       return nullptr;
     }
     PortSocket* raw = s.get();
@@ -328,73 +335,64 @@ class Relay {
     return raw;
   }
 
-  void arm(PortSocket& s) {
-    s.waiter.async_wait(asio::posix::stream_descriptor::wait_read, [this, &s](error_code ec) {
-      if (ec || stopping_) return;
-      drain(s);
-    });
+  // The relay's loop (docs/RELAY.md "Shell"): one thread waits in epoll_wait on the UDP sockets, registered
+  // once, until data comes or the next 10 ms tick is due; the tick then also runs what is ready on the Asio
+  // io_context (signals, the metrics server, answers posted by the reporter, prober and DNS threads). The
+  // datagram path costs epoll_wait, recvmmsg and sendmmsg per wake-up and nothing else: an Asio wait on each
+  // socket cost an epoll_ctl to re-arm it on every wake-up besides (docs/BENCHMARKS.md).
+  void run_loop() {
+    auto work = asio::make_work_guard(io_);  // io_.poll() must not find "no work" and stop the context
+    std::array<epoll_event, kMaxEvents> events{};
+    while (!stopping_) {
+      TimePoint now = Clock::now();
+      if (now >= next_tick_) {
+        on_tick(now);
+        io_.poll();
+        continue;
+      }
+      const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_tick_ - now);
+      const int n = ::epoll_wait(epoll_, events.data(), kMaxEvents, static_cast<int>(wait.count()));
+      for (int i = 0; i < n && !stopping_; ++i)
+        drain(*static_cast<PortSocket*>(events[static_cast<std::size_t>(i)].data.ptr));
+    }
   }
 
   // The time spent here counts as busy (measure_load).
   void drain(PortSocket& s) {
     const TimePoint t0 = Clock::now();
-    drain_batches(s);
-    meter_.busy += Clock::now() - t0;
-  }
-
-  void drain_batches(PortSocket& s) {
-    bool more = false;
     for (int i = 0; i < kMaxBatchesPerWake; ++i) {
       const auto before = s.udp.truncated();
       const auto batch = s.udp.receive_batch();
       stats_.oversized += s.udp.truncated() - before;
-      if (batch.empty()) {
-        more = false;
-        break;
-      }
+      if (batch.empty()) break;
       const TimePoint now = Clock::now();
       for (const auto& d : batch)
         server_->on_datagram(s.port, d.from, d.ttl, d.data, now, sink_);
       sink_.flush();
-      more = batch.size() >= s.batch;
-      if (!more) break;
+      if (batch.size() < s.batch) break;  // the socket is empty (more would be reported again by epoll)
     }
-    if (stopping_) return;
-    // Edge-triggered readiness: when datagrams may still be waiting, come back without waiting for a new one.
-    if (more) {
-      asio::post(io_, [this, &s] {
-        if (!stopping_) drain(s);
-      });
-    } else {
-      arm(s);
-    }
+    meter_.busy += Clock::now() - t0;
   }
 
-  void schedule_tick() {
-    tick_.expires_at(next_tick_);
-    tick_.async_wait([this](error_code ec) {
-      if (ec || stopping_) return;
-      const TimePoint now = Clock::now();
-      meter_.worst_late = std::max(meter_.worst_late,
-                                   std::chrono::duration_cast<std::chrono::milliseconds>(now - next_tick_));
-      server_->on_tick(now, sink_);
+  void on_tick(TimePoint now) {
+    meter_.worst_late =
+        std::max(meter_.worst_late, std::chrono::duration_cast<std::chrono::milliseconds>(now - next_tick_));
+    server_->on_tick(now, sink_);
+    sink_.flush();
+    measure_load(now);
+    publish_reports(now);
+    publish_announce(now);
+    probe_players(now);
+    meter_.busy += Clock::now() - now;
+    if (server_->shutdown_requested()) {
+      spdlog::info("an admin asked for /shutdown: stopping");
+      server_->shutdown(settings_.core.messages.format("quit.shutdown"), now, sink_);
       sink_.flush();
-      measure_load(now);
-      publish_reports(now);
-      publish_announce(now);
-      probe_players(now);
-      meter_.busy += Clock::now() - now;
-      if (server_->shutdown_requested()) {
-        spdlog::info("an admin asked for /shutdown: stopping");
-        server_->shutdown(settings_.core.messages.format("quit.shutdown"), now, sink_);
-        sink_.flush();
-        stop();
-        return;
-      }
-      next_tick_ += kTick;
-      if (next_tick_ <= now) next_tick_ = now + kTick;  // fell behind: do not burst
-      schedule_tick();
-    });
+      stop();
+      return;
+    }
+    next_tick_ += kTick;
+    if (next_tick_ <= now) next_tick_ = now + kTick;  // fell behind: do not burst
   }
 
 #ifdef KF_HAVE_REPORTER
@@ -823,11 +821,8 @@ class Relay {
     if (stopping_) return;
     stopping_ = true;
     error_code ignored;
-    tick_.cancel();
     signals_.cancel(ignored);
     hangups_.cancel(ignored);
-    for (auto& s : sockets_)
-      s->waiter.cancel(ignored);
     if (metrics_) metrics_->stop();
     if (announcer_) announcer_->stop();
     io_.stop();
@@ -868,7 +863,6 @@ class Relay {
   std::unordered_map<std::uint16_t, PortSocket*> by_port_;
   BatchingSink sink_;
   std::unique_ptr<Server> server_;
-  asio::steady_timer tick_;
   asio::signal_set signals_;
   asio::signal_set hangups_;                         // SIGHUP: reload
   kaillera::http::Readiness readiness_{"starting"};  // /readyz
@@ -880,6 +874,7 @@ class Relay {
   DnsRefresher::Results resolved_;            // what the dns: names resolved to last
   std::unique_ptr<DnsRefresher> dns_;
   std::unique_ptr<MetricsServer> metrics_;
+  int epoll_ = -1;  // the UDP sockets (run_loop)
   TimePoint next_tick_{};
   bool stopping_ = false;
   std::unique_ptr<probe::Prober> prober_;  // with masters and probe = true

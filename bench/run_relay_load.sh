@@ -4,10 +4,12 @@
 # shared/bench: the least work a relay can do) and then against a fresh kaillera-relay, each pinned to core 0,
 # in the same run; then the relay's CPU per input and p99 as multiples of the forwarder's.
 # Usage: bench/run_relay_load.sh [GAMES...]   (default 100 500 1000); SECONDS_MEASURED=10 WARMUP=5 to change
-# the window; KFAKE_DIR (default ../shared/bench) holds kfake.c, NO_KFAKE=1 skips it.
+# the window; KFAKE_DIR (default ../shared/bench) holds kfake.c, NO_KFAKE=1 skips it; RELAY_BIN=path runs
+# another relay binary (an older build, for a before-and-after in one sitting).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/bin
+relay_bin=${RELAY_BIN:-$bin/kaillera-relay}
 seconds=${SECONDS_MEASURED:-10}
 warmup=${WARMUP:-5}
 games_list=("$@")
@@ -28,8 +30,9 @@ run() {
 
 field() { grep -o "\"$1\": *[0-9.eE+-]*" <<<"$2" | head -1 | sed 's/.*: *//'; }
 
-# Admission off: this measures what the relay costs at a load, and `kaillera load` logs every player in at
-# once, a storm that trips admission (docs/OPERATING.md "Admission") although no game is running yet.
+# Admission off: this measures what the relay costs at a load, and `kaillera load` logs every player in
+# before any game starts, a lobby storm that trips admission (docs/OPERATING.md "Admission") although no game
+# is running yet (bench/run_relay_ramp.sh runs with admission on).
 config=$(mktemp)
 trap 'rm -f "$config"' EXIT
 printf 'busy_limit = 0\ndrop_limit = 0\n' >"$config"
@@ -47,7 +50,7 @@ for g in "${games_list[@]}"; do
     wait "$fake" || true
     port=$((port + 2))
   fi
-  taskset -c 0 "$bin/kaillera-relay" --config "$config" --listen "127.0.0.1:$port" --game-ports "$((port + 1))" \
+  taskset -c 0 "$relay_bin" --config "$config" --listen "127.0.0.1:$port" --game-ports "$((port + 1))" \
     --max-users 0 --log-level warn &
   relay=$!
   sleep 0.5
@@ -59,7 +62,9 @@ for g in "${games_list[@]}"; do
   port=$((port + 2))
   if [ -n "$base" ]; then
     awk -v g="$g" -v rc="$(field relay_cpu_us_per_input "$res")" -v fc="$(field relay_cpu_us_per_input "$base")" \
+      -v ru="$(field relay_user_us_per_input "$res")" -v fu="$(field relay_user_us_per_input "$base")" \
+      -v rs="$(field relay_sys_us_per_input "$res")" -v fs="$(field relay_sys_us_per_input "$base")" \
       -v rp="$(field p99 "$res")" -v fp="$(field p99 "$base")" \
-      'BEGIN { if (fc > 0 && fp > 0) printf "== %s games: relay / kfake: CPU per input %.2fx (%.2f / %.2f us), p99 %.2fx (%.0f / %.0f us)\n", g, rc / fc, rc, fc, rp / fp, rp, fp }'
+      'BEGIN { if (fc > 0 && fp > 0 && fs > 0) printf "== %s games: relay / kfake: CPU per input %.2fx (%.2f / %.2f us; user %.2f / %.2f us, kernel %.2f / %.2f us = %.2fx), p99 %.2fx (%.0f / %.0f us)\n", g, rc / fc, rc, fc, ru, fu, rs, fs, rs / fs, rp / fp, rp, fp }'
   fi
 done

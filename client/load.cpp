@@ -97,10 +97,15 @@ struct Histogram {
   }
 };
 
-double cpu_seconds(int pid) {
+// A process's CPU time so far, in user space and in the kernel on its behalf (system calls, the UDP path).
+struct CpuTime {
+  double user = -1, sys = -1;
+};
+
+CpuTime cpu_seconds(int pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
-  if (!std::getline(f, line)) return -1;
+  if (!std::getline(f, line)) return {};
   const auto close = line.rfind(')');
   std::istringstream rest(line.substr(close + 2));
   std::string field;
@@ -109,7 +114,8 @@ double cpu_seconds(int pid) {
     if (i == 14) utime = std::stoull(field);
     if (i == 15) stime = std::stoull(field);
   }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const auto tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return {static_cast<double>(utime) / tick, static_cast<double>(stime) / tick};
 }
 
 class Runner {
@@ -171,10 +177,15 @@ class Runner {
     r.p99_us = hist_.quantile(0.99);
     r.p999_us = hist_.quantile(0.999);
     r.max_us = hist_.max;
-    if (cpu0_ >= 0 && cpu1_ >= 0) {
-      r.relay_cpu_percent = 100.0 * (cpu1_ - cpu0_) / r.seconds;
-      if (inputs_sent_ > 0)
-        r.relay_cpu_us_per_input = 1e6 * (cpu1_ - cpu0_) / static_cast<double>(inputs_sent_);
+    if (cpu0_.user >= 0 && cpu1_.user >= 0) {
+      const double user = cpu1_.user - cpu0_.user, sys = cpu1_.sys - cpu0_.sys;
+      r.relay_cpu_percent = 100.0 * (user + sys) / r.seconds;
+      if (inputs_sent_ > 0) {
+        const double n = static_cast<double>(inputs_sent_);
+        r.relay_cpu_us_per_input = 1e6 * (user + sys) / n;
+        r.relay_user_us_per_input = 1e6 * user / n;
+        r.relay_sys_us_per_input = 1e6 * sys / n;
+      }
     }
     // Refused games are the relay's answer, not a failure; a run where every game was refused measured
     // nothing and says so in its counts.
@@ -608,7 +619,7 @@ class Runner {
   std::size_t next_waiting_ = 0, logging_in_ = 0;
   std::uint64_t frame_ = 0;  // the round of the send clock
   TimePoint base_{}, measure_from_{}, measure_to_{}, last_retry_scan_{}, last_timeout_scan_{};
-  double cpu0_ = -1, cpu1_ = -1;
+  CpuTime cpu0_, cpu1_;
   std::uint64_t inputs_sent_ = 0, frames_both_sent_ = 0, on_time_ = 0, mismatches_ = 0, lost_ = 0;
   Histogram hist_;
   std::int64_t rx_ns_ = 0;  // kernel arrival time of the datagram being handled
@@ -646,6 +657,8 @@ std::string to_json(const LoadResult& r) {
        {{"p50", r.p50_us}, {"p90", r.p90_us}, {"p99", r.p99_us}, {"p999", r.p999_us}, {"max", r.max_us}}},
       {"relay_cpu_percent", r.relay_cpu_percent},
       {"relay_cpu_us_per_input", r.relay_cpu_us_per_input},
+      {"relay_user_us_per_input", r.relay_user_us_per_input},
+      {"relay_sys_us_per_input", r.relay_sys_us_per_input},
   };
   return j.dump(2, ' ', false,
                 nlohmann::json::error_handler_t::replace);  // the reason is in the relay's charset
@@ -661,12 +674,13 @@ std::string to_text(const LoadResult& r) {
       "games %u (started %u, refused %u: %u at hello, %u at login, %u at start; failed %u), %.1f s measured\n"
       "inputs sent %llu, blocks %llu of %llu, on time %.3f %%, wrong blocks %llu, lost for good %llu\n"
       "relay-added latency us: p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  max %.0f\n"
-      "relay CPU: %.1f %% of a core, %.2f us per input packet\n",
+      "relay CPU: %.1f %% of a core, %.2f us per input packet (user %.2f, kernel %.2f)\n",
       r.games, r.games_started, r.refused.total(), r.refused.hello, r.refused.login, r.refused.start,
       r.games_failed, r.seconds, static_cast<unsigned long long>(r.inputs_sent),
       static_cast<unsigned long long>(r.blocks_received), static_cast<unsigned long long>(r.blocks_expected),
       pct, static_cast<unsigned long long>(r.mismatches), static_cast<unsigned long long>(r.lost_for_good),
-      r.p50_us, r.p90_us, r.p99_us, r.p999_us, r.max_us, r.relay_cpu_percent, r.relay_cpu_us_per_input);
+      r.p50_us, r.p90_us, r.p99_us, r.p999_us, r.max_us, r.relay_cpu_percent, r.relay_cpu_us_per_input,
+      r.relay_user_us_per_input, r.relay_sys_us_per_input);
   std::string out = buf;
   if (!r.first_refusal.empty()) out += "the relay's reason: " + r.first_refusal + "\n";
   return out + (r.ok ? "" : "FAILED: " + r.error + "\n");

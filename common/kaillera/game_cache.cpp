@@ -12,15 +12,30 @@ std::uint32_t GameDataCache::hash(Bytes data) {
 }
 
 std::optional<std::uint8_t> GameDataCache::find(Bytes data) const {
+  // The hashes are scanned in physical order, 64 at a time with no branch inside (the compiler turns each
+  // group into a few vector compares), and only a group with an equal hash is looked at slot by slot: a miss
+  // in a full cache, the usual case for a new input, costs about a tenth of a newest-first walk. With equal
+  // entries (a mirror may hold them) the newest position wins, as in that walk.
+  if (size_ == 0) return std::nullopt;
   const std::uint32_t h = hash(data);
-  for (std::size_t i = size_; i-- > 0;) {  // newest first: repeated inputs are usually recent
-    const std::size_t p = physical(i);
-    if (hashes_[p] == h && !unknown_[p] && entries_[p].size() == data.size() &&
-        std::equal(data.begin(), data.end(), entries_[p].begin())) {
-      return static_cast<std::uint8_t>(i);
+  constexpr std::size_t kGroup = 64;
+  static_assert(kCapacity % kGroup == 0);
+  std::size_t best = kCapacity;  // none
+  for (std::size_t base = 0; base < kCapacity; base += kGroup) {
+    unsigned any = 0;
+    for (std::size_t j = 0; j < kGroup; ++j)
+      any |= hashes_[base + j] == h ? ~0u : 0u;
+    if (any == 0) continue;
+    for (std::size_t p = base; p < base + kGroup; ++p) {
+      if (hashes_[p] != h) continue;
+      const std::size_t logical = (p + kCapacity - head_) % kCapacity;
+      if (logical >= size_ || (best != kCapacity && logical <= best) || unknown_[p]) continue;
+      if (entries_[p].size() == data.size() && std::equal(data.begin(), data.end(), entries_[p].begin()))
+        best = logical;
     }
   }
-  return std::nullopt;
+  if (best == kCapacity) return std::nullopt;
+  return static_cast<std::uint8_t>(best);
 }
 
 void GameDataCache::append(Bytes data) {

@@ -106,3 +106,33 @@ TEST(GameCache, UnknownEntriesKeepPositionsAndNeverMatch) {
   for (int i = 0; i < 256; ++i)
     EXPECT_FALSE(c.is_unknown(static_cast<std::uint8_t>(i))) << i;
 }
+
+// Slots a clear() left behind still hold their old bytes and hashes; find() must see only the live entries.
+TEST(GameCache, SlotsLeftByClearNeverMatch) {
+  p::GameDataCache c;
+  for (int i = 0; i < 20; ++i)
+    c.append(entry(i));
+  c.clear();
+  c.append(entry(100));
+  EXPECT_FALSE(c.find(entry(5)).has_value());
+  EXPECT_FALSE(c.find(entry(0)).has_value());
+  EXPECT_EQ(c.find(entry(100)), std::optional<std::uint8_t>(0));
+}
+
+// A receiver's mirror appends what it is sent; should the same bytes arrive twice (a sender's own cache would
+// not do it, a client might), find() names the newest position, the one a sender scanning newest-first would.
+TEST(GameCache, TheSameBytesTwiceFindTheNewest) {
+  p::GameDataCache c;
+  c.append(entry(7));
+  c.append(entry(8));
+  c.append(entry(7));
+  EXPECT_EQ(c.find(entry(7)), std::optional<std::uint8_t>(2));
+  // Wrapped: 300 appends in a full cache put the newest copy at a lower physical slot than the older one.
+  p::GameDataCache w;
+  for (int i = 0; i < 300; ++i)
+    w.append(entry(i == 100 || i == 299 ? 7 : 1000 + i));
+  EXPECT_EQ(w.find(entry(7)), std::optional<std::uint8_t>(255));  // position 255: the newest
+  EXPECT_EQ(w.find(entry(1000 + 298)), std::optional<std::uint8_t>(254));
+  EXPECT_EQ(w.find(entry(1000 + 44)), std::optional<std::uint8_t>(0));  // 300 - 256 = 44 is the oldest left
+  EXPECT_FALSE(w.find(entry(1000 + 43)).has_value());                   // evicted
+}

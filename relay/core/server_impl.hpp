@@ -61,6 +61,7 @@ struct Session {
   int acks = 0;
   TimePoint last_ack_sent{};
   TimePoint first_ack_sent{};
+  TimePoint next_hop_sample{};  // game traffic's TTL is recorded at most once a second per session (record)
   std::uint32_t ping_ms = 0;
   // The latest round trip measured since login (Server::note_rtt: the shell's probes in play); 0 = none.
   std::uint32_t measured_ping_ms = 0;

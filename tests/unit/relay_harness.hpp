@@ -101,6 +101,7 @@ class FakeClient {
   std::vector<std::size_t> datagram_sizes;  // every v086 datagram we received
   std::vector<std::string> raw_replies;
   std::uint16_t game_port = 0;
+  std::uint8_t ttl = 64;  // the IP TTL its datagrams arrive with
   std::uint16_t user_id = 0;
   n::Endpoint addr() const { return addr_; }
   void set_source_port(std::uint16_t port) { addr_.port = port; }
@@ -186,7 +187,7 @@ class Harness {
 };
 
 inline void FakeClient::deliver(const std::vector<std::uint8_t>& d) {
-  h_.to_server(game_port, addr_, d);
+  h_.to_server(game_port, addr_, d, ttl);
 }
 
 inline void FakeClient::receive(const Captured& c) {

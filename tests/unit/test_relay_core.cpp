@@ -972,6 +972,26 @@ TEST(RelayMeasurements, HopsFromTtlAndRttFromLogin) {
   EXPECT_TRUE(rtt);
 }
 
+// Hops from game traffic: one sample a second per session, the table looked up only then.
+TEST(RelayMeasurements, GameTrafficHopsAtMostOnceASecond) {
+  Harness h;
+  auto& a = h.client(ip(203, 0, 113, 1));
+  ASSERT_TRUE(a.login("alice", "E", 1));  // TTL 64: 0 hops
+  const auto hops = [&]() -> int {
+    for (const auto& m : h.server().measurements()) {
+      if (m.ip == ip(203, 0, 113, 1) && m.source == r::PeerMeasurement::Source::kGameTraffic) return m.hops;
+    }
+    return -1;
+  };
+  ASSERT_EQ(hops(), 0);
+  a.ttl = 50;  // the route changed: 14 hops
+  a.send(p::ClientAck{});
+  EXPECT_EQ(hops(), 0);  // within the second of the last sample
+  h.advance(1000ms);
+  a.send(p::ClientAck{});
+  EXPECT_EQ(hops(), 14);
+}
+
 TEST(RelayShutdown, EveryoneGetsTheReason) {
   TwoPlayers t;
   t.a.clear();

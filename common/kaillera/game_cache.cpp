@@ -18,20 +18,28 @@ std::optional<std::uint8_t> GameDataCache::find(Bytes data) const {
   // entries (a mirror may hold them) the newest position wins, as in that walk.
   if (size_ == 0) return std::nullopt;
   const std::uint32_t h = hash(data);
-  constexpr std::size_t kGroup = 64;
+  constexpr std::size_t kGroup = 64, kSubGroup = 8;
   static_assert(kCapacity % kGroup == 0);
   std::size_t best = kCapacity;  // none
-  for (std::size_t base = 0; base < kCapacity; base += kGroup) {
+  // Until the cache is full nothing was evicted, so the live entries are physical slots 0 .. size-1.
+  const std::size_t end = size_ == kCapacity ? kCapacity : (size_ + kGroup - 1) / kGroup * kGroup;
+  for (std::size_t base = 0; base < end; base += kGroup) {
     unsigned any = 0;
     for (std::size_t j = 0; j < kGroup; ++j)
       any |= hashes_[base + j] == h ? ~0u : 0u;
     if (any == 0) continue;
-    for (std::size_t p = base; p < base + kGroup; ++p) {
-      if (hashes_[p] != h) continue;
-      const std::size_t logical = (p + kCapacity - head_) % kCapacity;
-      if (logical >= size_ || (best != kCapacity && logical <= best) || unknown_[p]) continue;
-      if (entries_[p].size() == data.size() && std::equal(data.begin(), data.end(), entries_[p].begin()))
-        best = logical;
+    for (std::size_t sub = base; sub < base + kGroup; sub += kSubGroup) {  // the same, 8 at a time
+      unsigned hit = 0;
+      for (std::size_t j = 0; j < kSubGroup; ++j)
+        hit |= hashes_[sub + j] == h ? ~0u : 0u;
+      if (hit == 0) continue;
+      for (std::size_t p = sub; p < sub + kSubGroup; ++p) {
+        if (hashes_[p] != h) continue;
+        const std::size_t logical = (p + kCapacity - head_) % kCapacity;
+        if (logical >= size_ || (best != kCapacity && logical <= best) || unknown_[p]) continue;
+        if (entries_[p].size() == data.size() && std::equal(data.begin(), data.end(), entries_[p].begin()))
+          best = logical;
+      }
     }
   }
   if (best == kCapacity) return std::nullopt;

@@ -49,6 +49,7 @@ UdpSocket& UdpSocket::operator=(UdpSocket&& o) noexcept {
     msgs_ = std::move(o.msgs_);
     iovs_ = std::move(o.iovs_);
     addrs_ = std::move(o.addrs_);
+    filled_ = o.filled_;
   }
   return *this;
 }
@@ -83,9 +84,19 @@ std::string UdpSocket::open(const Endpoint& local, std::size_t batch, std::size_
   buffers_.assign(batch * max_datagram, 0);
   controls_.assign(batch * kControlSize, 0);
   received_.reserve(batch);
-  msgs_.resize(batch);
+  msgs_.assign(batch, mmsghdr{});
   iovs_.resize(batch);
   addrs_.resize(batch);
+  // The headers point at their buffers once and for all; receive_batch resets only what the kernel wrote.
+  for (std::size_t i = 0; i < batch; ++i) {
+    iovs_[i] = {buffers_.data() + i * max_datagram, max_datagram};
+    msghdr& h = msgs_[i].msg_hdr;
+    h.msg_name = &addrs_[i];
+    h.msg_iov = &iovs_[i];
+    h.msg_iovlen = 1;
+    h.msg_control = controls_.data() + i * kControlSize;
+  }
+  filled_ = batch;
   return {};
 }
 
@@ -98,20 +109,19 @@ std::span<const ReceivedDatagram> UdpSocket::receive_batch() {
   received_.clear();
   if (fd_ < 0) return {};
   auto& msgs = msgs_;
-  auto& iovs = iovs_;
   auto& addrs = addrs_;
-  for (std::size_t i = 0; i < batch_; ++i) {
-    iovs[i] = {buffers_.data() + i * max_datagram_, max_datagram_};
-    msgs[i].msg_hdr = {};
-    msgs[i].msg_hdr.msg_name = &addrs[i];
-    msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-    msgs[i].msg_hdr.msg_iov = &iovs[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_control = controls_.data() + i * kControlSize;
-    msgs[i].msg_hdr.msg_controllen = kControlSize;
+  // recvmmsg rewrote the lengths and flags of the headers it filled last time (only those): a wake-up with
+  // one datagram costs one header's reset, not a whole batch's.
+  for (std::size_t i = 0; i < filled_; ++i) {
+    msghdr& h = msgs[i].msg_hdr;
+    h.msg_namelen = sizeof(sockaddr_in);
+    h.msg_controllen = kControlSize;
+    h.msg_flags = 0;
   }
+  filled_ = 0;
   const int n = ::recvmmsg(fd_, msgs.data(), static_cast<unsigned>(batch_), MSG_DONTWAIT, nullptr);
   if (n <= 0) return {};
+  filled_ = static_cast<std::size_t>(n);
   for (int i = 0; i < n; ++i) {
     const msghdr& h = msgs[i].msg_hdr;
     if (h.msg_flags & MSG_TRUNC) {  // larger than any valid datagram

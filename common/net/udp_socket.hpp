@@ -72,6 +72,7 @@ class UdpSocket {
   std::vector<mmsghdr> msgs_;
   std::vector<iovec> iovs_;
   std::vector<sockaddr_in> addrs_;
+  std::size_t filled_ = 0;  // headers the last recvmmsg filled (receive_batch resets those)
 };
 
 }  // namespace kaillera::net

@@ -5,10 +5,19 @@
 
 namespace kaillera::master::pick {
 
+void RelayMatrix::set(std::size_t i, std::size_t j, RelayLink link) {
+  if (i >= n_ || j >= n_ || (link.hops < 0 && link.rtt_ms < 0)) return;
+  links_[static_cast<std::uint64_t>(i) * n_ + j] = link;
+}
+
 RelayLink RelayMatrix::at(std::size_t i, std::size_t j) const {
   if (i >= n_ || j >= n_) return {};
-  RelayLink a = links_[i * n_ + j];
-  const RelayLink& b = links_[j * n_ + i];
+  const auto get = [&](std::size_t a, std::size_t b) {
+    const auto it = links_.find(static_cast<std::uint64_t>(a) * n_ + b);
+    return it == links_.end() ? RelayLink{} : it->second;
+  };
+  RelayLink a = get(i, j);
+  const RelayLink b = get(j, i);
   if (a.hops < 0) a.hops = b.hops;
   if (a.rtt_ms < 0) a.rtt_ms = b.rtt_ms;
   return a;

@@ -14,7 +14,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "master/pick/scoring.hpp"
@@ -29,18 +31,19 @@ struct RelayLink {
 
 // Relay-to-relay distances over a pick's candidates: at(i, j) for candidate indices. Symmetric use: when
 // (i, j) is unknown, (j, i) is used.
+// Sparse: a master with many relays fills only the columns of relays that lack a player's value.
 class RelayMatrix {
  public:
   RelayMatrix() = default;
-  explicit RelayMatrix(std::size_t n) : n_(n), links_(n * n) {}
+  explicit RelayMatrix(std::size_t n) : n_(n) {}
   std::size_t size() const { return n_; }
-  void set(std::size_t i, std::size_t j, RelayLink link) { links_[i * n_ + j] = link; }
+  void set(std::size_t i, std::size_t j, RelayLink link);
   // The (i, j) value, else the (j, i) one, for each of hops and RTT.
   RelayLink at(std::size_t i, std::size_t j) const;
 
  private:
   std::size_t n_ = 0;
-  std::vector<RelayLink> links_;
+  std::unordered_map<std::uint64_t, RelayLink> links_;
 };
 
 // An interval [lo, hi] for one value; empty (lo < 0) when no bound could be made.

@@ -7,6 +7,10 @@
 // Per objective: share of groups within 5 % of the oracle, median, p95 and mean excess, and answer stability
 // (the measurements re-drawn with another seed for the same group; share of groups whose pick changes, and
 // share whose pick changes to a relay more than 5 % of the oracle's RTT better or worse).
+// Every objective is scored twice on the same measurements: as they are, and with the missing pairs
+// estimated (master/pick/estimate.hpp) from relay-to-relay distances measured with the same faults (rows
+// "+est"); for those, the share of picks that rest on an estimate and how often such a pick is more than 5 %
+// above the oracle.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 

@@ -199,18 +199,28 @@ PickOutput Picker::pick_now(const PickInput& in, UnixMillis now) const {
 
 std::size_t Picker::estimate(const std::vector<const ListedServer*>& servers,
                              std::vector<Candidate>& candidates) const {
-  // Only the columns of relays that lack a value need their distances to the others.
+  // Only the distances an estimate can use are looked up: from a relay lacking a player's value (column r)
+  // to the relays where that player has one (k). A master with many relays and a group nobody measured
+  // anywhere looks up nothing.
   std::vector<std::optional<std::uint32_t>> ips(servers.size());
   for (std::size_t i = 0; i < servers.size(); ++i)
     if (servers[i]->relay_id > 0) ips[i] = net::parse_ipv4(servers[i]->host);
   RelayMatrix links(candidates.size());
   bool any = false;
   for (std::size_t r = 0; r < candidates.size(); ++r) {
-    const bool missing = std::any_of(candidates[r].players.begin(), candidates[r].players.end(),
-                                     [](const PairValue& v) { return v.hops < 0 || v.rtt_ms < 0; });
-    if (!missing || !ips[r]) continue;
+    const auto& missing_at_r = candidates[r].players;
+    if (!ips[r] || std::none_of(missing_at_r.begin(), missing_at_r.end(),
+                                [](const PairValue& v) { return v.hops < 0 || v.rtt_ms < 0; }))
+      continue;
     for (std::size_t k = 0; k < candidates.size(); ++k) {
       if (k == r || !ips[k]) continue;
+      bool useful = false;
+      for (std::size_t p = 0; p < missing_at_r.size() && !useful; ++p) {
+        const PairValue& want = missing_at_r[p];
+        const PairValue& have = candidates[k].players[p];
+        useful = (want.hops < 0 && have.hops >= 0) || (want.rtt_ms < 0 && have.rtt_ms >= 0);
+      }
+      if (!useful) continue;
       // The distance as relay k measured relay r, else as r measured k.
       for (const auto& [from, to] : {std::pair{k, r}, std::pair{r, k}}) {
         const auto e = catalog_.measurements().get(servers[from]->relay_id, *ips[to]);

@@ -5,11 +5,12 @@
 //    "best": CANDIDATE or null, "ranking": [CANDIDATE, ...],
 //    "alternatives": {"latency": CANDIDATE or null, "balanced": ...},   (the objectives not asked for)
 //    "excluded": [{"relay": {"id", "name"}, "reason": "offline"|"full"|"unreachable"}],
-//    "rtt_fallback": false, "probes": {"requested": 0, "answered": 0}}
+//    "rtt_fallback": false, "probes": {"requested": 0, "answered": 0}, "estimated": 0}
 //
 //   CANDIDATE = {"relay": {"id", "name", "host", "port", "external"}, "max_hops", "spread", "max_rtt_ms",
-//                "missing", "free_slots", "in_slack",
-//                "players": [{"address", "hops", "rtt_ms", "source", "stale", "age_s"}],
+//                "missing", "free_slots", "in_slack", "estimated", "max_rtt_uncertainty_ms",
+//                "players": [{"address", "hops", "rtt_ms", "source", "stale", "age_s", "estimated",
+//                             "hops_uncertainty", "rtt_uncertainty_ms"}],
 //                "frame_delay": [{"connection_type", "name", "frame_delay", "input_lag_frames"}]}
 //
 // Unknown numbers (-1 in the proto) are null; free_slots is null for a relay without a user limit. Unlike the
@@ -57,12 +58,16 @@ std::string address_of(const v1::PickCandidate& c) {
 json candidate_json(const v1::PickCandidate& c) {
   json players = json::array();
   for (const auto& p : c.players()) {
-    players.push_back({{"address", p.address()},
-                       {"hops", maybe(p.hops())},
-                       {"rtt_ms", maybe(p.rtt_ms())},
-                       {"source", p.source()},
-                       {"stale", p.stale()},
-                       {"age_s", p.age_ms() / 1000}});
+    players.push_back(
+        {{"address", p.address()},
+         {"hops", maybe(p.hops())},
+         {"rtt_ms", maybe(p.rtt_ms())},
+         {"source", p.source()},
+         {"stale", p.stale()},
+         {"age_s", p.age_ms() / 1000},
+         {"estimated", p.estimated()},
+         {"hops_uncertainty", p.estimated() ? maybe(p.hops_uncertainty()) : json(nullptr)},
+         {"rtt_uncertainty_ms", p.estimated() ? maybe(p.rtt_uncertainty_ms()) : json(nullptr)}});
   }
   json delays = json::array();
   for (const auto& f : c.frame_delays()) {
@@ -84,6 +89,8 @@ json candidate_json(const v1::PickCandidate& c) {
           {"missing", c.missing()},
           {"free_slots", maybe(c.free_slots())},
           {"in_slack", c.in_slack()},
+          {"estimated", c.estimated()},
+          {"max_rtt_uncertainty_ms", c.max_rtt_uncertainty_ms()},
           {"players", std::move(players)},
           {"frame_delay", std::move(delays)}};
 }
@@ -109,6 +116,7 @@ std::string to_json(const v1::PickResponse& r) {
         {{"relay", {{"id", e.relay_id()}, {"name", e.name().text()}}}, {"reason", e.reason()}});
   j["rtt_fallback"] = r.rtt_fallback();
   j["probes"] = {{"requested", r.probes_requested()}, {"answered", r.probes_answered()}};
+  j["estimated"] = r.estimated();
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
@@ -122,10 +130,13 @@ std::string one_line(const v1::PickCandidate& c) {
          number(c.max_rtt_ms(), " ms");
 }
 
-// "10.0.0.1  5 hops / 12 ms (measured, stale)"
+// "10.0.0.1  5 hops / 12 ms (measured, stale)", "10.0.0.2  3 hops / 20 ms +-4 ms (estimated)"
 std::string player_line(const v1::PlayerAtRelay& p) {
+  const bool rtt_estimated = p.estimated() && p.rtt_uncertainty_ms() >= 0;
   return printable(p.address()) + "  " + number(p.hops(), " hops") + " / " + number(p.rtt_ms(), " ms") +
-         " (" + printable(p.source()) + (p.stale() ? ", stale" : "") + ")";
+         (rtt_estimated ? " +-" + std::to_string(p.rtt_uncertainty_ms()) + " ms" : std::string()) + " (" +
+         printable(p.source()) + (p.stale() ? ", stale" : "") +
+         (p.estimated() && p.source() != "estimated" ? ", estimated" : "") + ")";
 }
 
 std::string to_table(const v1::PickResponse& r) {
@@ -185,6 +196,11 @@ std::string to_table(const v1::PickResponse& r) {
   out += "\nProbes: " + std::to_string(r.probes_requested()) + " requested, " +
          std::to_string(r.probes_answered()) + " answered before the deadline\n";
   if (r.rtt_fallback()) out += "Balanced fell back to the hop order: some relay had no RTT.\n";
+  if (r.estimated() > 0) {
+    out += "Estimated: " + std::to_string(r.estimated()) +
+           " value(s) no probe could measure, from the players' other relays and the relays' distances to "
+           "each other (+- their uncertainty).\n";
+  }
 
   if (r.has_best()) {
     const auto& b = r.best();

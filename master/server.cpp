@@ -411,6 +411,8 @@ int serve(const Settings& start_settings) {
   ps.default_deadline_ms = s.pick_deadline_ms;
   ps.fresh_ms = s.pick_fresh_s * 1000;
   ps.hop_slack = s.pick_hop_slack;
+  ps.estimate = s.pick_estimate;
+  ps.peer_probe_interval_ms = s.pick_peer_probe_s * 1000;
   pick::Picker picker(catalog, ps, unix_now,
                       [&](std::int64_t relay_id, const std::string& request_id,
                           const std::vector<std::string>& addresses, std::uint32_t deadline_ms) {

@@ -74,6 +74,8 @@ const config::Keys<Settings>& toml_keys() {
       {"pick_deadline_ms", int_key(&Settings::pick_deadline_ms, 0, 10'000)},
       {"pick_fresh_s", int_key(&Settings::pick_fresh_s, 10, 7 * 86'400)},
       {"pick_hop_slack", int_key(&Settings::pick_hop_slack, 0, 32)},
+      {"pick_peer_probe_s", int_key(&Settings::pick_peer_probe_s, 0, 86'400)},
+      {"pick_estimate", bool_key(&Settings::pick_estimate)},
       {"group_ttl_s", int_key(&Settings::group_ttl_s, 60, 30 * 86'400)},
       {"webhook", [](const toml::node& n, Settings& s) { return webhook::parse_webhooks(n, s.webhooks); }},
   };

@@ -41,6 +41,8 @@ struct Settings {
   std::int64_t pick_deadline_ms = 3'000;    // how long a pick waits for probes unless the request says
   std::int64_t pick_fresh_s = 3'600;        // older measurements are used, marked stale, and re-probed
   int pick_hop_slack = 3;                   // balanced: hops within this of the smallest count as equal
+  std::int64_t pick_peer_probe_s = 300;     // relays probe each other this often (estimates; 0 = never)
+  bool pick_estimate = true;                // estimate pairs no probe could measure (docs/PICK.md)
   std::int64_t group_ttl_s = 86'400;        // how long a group link works
   // [[webhook]] entries: waiting games announced where players talk (master/webhook/config.hpp).
   std::vector<webhook::WebhookConfig> webhooks;

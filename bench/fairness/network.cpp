@@ -277,6 +277,37 @@ std::vector<master::pick::Candidate> measure(const Group& group, const Faults& f
   return out;
 }
 
+std::vector<std::vector<PairTruth>> relay_truth(const Network& net, const RouteTable& routes) {
+  std::vector<std::vector<PairTruth>> out(net.relays.size());
+  for (std::size_t i = 0; i < net.relays.size(); ++i) {
+    for (std::size_t j = 0; j < net.relays.size(); ++j) {
+      // Relay j seen from relay i is like a player at j's router behind j's access link.
+      out[i].push_back(pair_truth(net, routes, net.relays[j], i));
+    }
+  }
+  return out;
+}
+
+master::pick::RelayMatrix measure_relays(const std::vector<std::vector<PairTruth>>& truth,
+                                         const Faults& faults, std::uint64_t seed) {
+  Rng rng(seed);
+  master::pick::RelayMatrix m(truth.size());
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    for (std::size_t j = 0; j < truth[i].size(); ++j) {
+      // The same four draws per pair as measure(), whatever the outcome.
+      const bool missing = rng.chance(faults.missing);
+      const bool stale = rng.chance(faults.stale);
+      const double e = rng.uniform(-1, 1);
+      (void)rng.uniform01();
+      const PairTruth& t = truth[i][j];
+      if (i == j || missing || t.hops < 0) continue;
+      const double bound = stale ? faults.error * faults.stale_error_factor : faults.error;
+      m.set(i, j, {t.hops, static_cast<int>(std::max(0L, std::lround(t.rtt_ms * (1 + bound * e))))});
+    }
+  }
+  return m;
+}
+
 std::optional<std::size_t> best_of(const master::pick::Ranking& ranking) {
   if (ranking.ranked.empty()) return std::nullopt;
   return ranking.ranked.front().candidate;

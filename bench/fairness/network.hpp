@@ -20,6 +20,7 @@
 #include <random>
 #include <vector>
 
+#include "master/pick/estimate.hpp"
 #include "master/pick/scoring.hpp"
 
 namespace kaillera::bench::fairness {
@@ -151,6 +152,16 @@ struct Faults {
 // The candidates the master would score for this group, relay i named "relay-NNN" (ids order as indices).
 // RTTs are whole milliseconds, as the master stores them (rounded to nearest).
 std::vector<master::pick::Candidate> measure(const Group& group, const Faults& faults, std::uint64_t seed);
+
+// What is true of the path between two relays: [i][j] from relay i (its route table) to relay j's router;
+// [i][i] is the relay itself (1 router, both access links).
+std::vector<std::vector<PairTruth>> relay_truth(const Network& net, const RouteTable& routes);
+
+// The relay-to-relay distances the master would have (relays probing each other): the truth with the same
+// faults as the players' pairs (RTT error, missing, stale with a larger error), whole ms, indexed as the
+// candidates of measure().
+master::pick::RelayMatrix measure_relays(const std::vector<std::vector<PairTruth>>& truth,
+                                         const Faults& faults, std::uint64_t seed);
 
 // Index of the best-ranked candidate, or nullopt when everything was excluded.
 std::optional<std::size_t> best_of(const master::pick::Ranking& ranking);

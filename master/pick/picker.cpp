@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/net/address.hpp"
+#include "master/pick/estimate.hpp"
 
 namespace kaillera::master::pick {
 
@@ -172,6 +173,7 @@ PickOutput Picker::pick_now(const PickInput& in, UnixMillis now) const {
     candidates.push_back(std::move(c));
   }
 
+  if (settings_.estimate) out.estimated = static_cast<std::uint32_t>(estimate(servers, candidates));
   const auto rankings = rank_all(candidates, slack);
   const auto view = [&](const Score& sc) {
     CandidateView v;
@@ -193,6 +195,71 @@ PickOutput Picker::pick_now(const PickInput& in, UnixMillis now) const {
   out.rtt_fallback = main.rtt_fallback;
   out.best_max_hops = main.best_max_hops;
   return out;
+}
+
+std::size_t Picker::estimate(const std::vector<const ListedServer*>& servers,
+                             std::vector<Candidate>& candidates) const {
+  // Only the distances an estimate can use are looked up: from a relay lacking a player's value (column r)
+  // to the relays where that player has one (k). A master with many relays and a group nobody measured
+  // anywhere looks up nothing.
+  std::vector<std::optional<std::uint32_t>> ips(servers.size());
+  for (std::size_t i = 0; i < servers.size(); ++i)
+    if (servers[i]->relay_id > 0) ips[i] = net::parse_ipv4(servers[i]->host);
+  RelayMatrix links(candidates.size());
+  bool any = false;
+  for (std::size_t r = 0; r < candidates.size(); ++r) {
+    const auto& missing_at_r = candidates[r].players;
+    if (!ips[r] || std::none_of(missing_at_r.begin(), missing_at_r.end(),
+                                [](const PairValue& v) { return v.hops < 0 || v.rtt_ms < 0; }))
+      continue;
+    for (std::size_t k = 0; k < candidates.size(); ++k) {
+      if (k == r || !ips[k]) continue;
+      bool useful = false;
+      for (std::size_t p = 0; p < missing_at_r.size() && !useful; ++p) {
+        const PairValue& want = missing_at_r[p];
+        const PairValue& have = candidates[k].players[p];
+        useful = (want.hops < 0 && have.hops >= 0) || (want.rtt_ms < 0 && have.rtt_ms >= 0);
+      }
+      if (!useful) continue;
+      // The distance as relay k measured relay r, else as r measured k.
+      for (const auto& [from, to] : {std::pair{k, r}, std::pair{r, k}}) {
+        const auto e = catalog_.measurements().get(servers[from]->relay_id, *ips[to]);
+        if (!e) continue;
+        links.set(from, to, {e->hops, e->rtt_ms > 0 ? e->rtt_ms : -1});
+        any = true;
+      }
+    }
+  }
+  return any ? fill_estimates(candidates, links) : 0;
+}
+
+std::size_t Picker::probe_peers(UnixMillis now) {
+  const auto snap = catalog_.snapshot(now);
+  std::vector<std::pair<std::int64_t, std::uint32_t>> relays;
+  for (const ListedServer& s : snap->servers) {
+    if (s.relay_id <= 0 || s.external || !s.online) continue;
+    if (const auto ip = net::parse_ipv4(s.host)) relays.emplace_back(s.relay_id, *ip);
+  }
+  std::uint64_t round = 0;
+  {
+    std::lock_guard lock(mu_);
+    round = next_peer_round_++;
+  }
+  std::size_t sent = 0;
+  for (const auto& [relay, own_ip] : relays) {
+    std::vector<std::string> peers;
+    for (const auto& [other, ip] : relays) {
+      if (other == relay || ip == own_ip || peers.size() >= kMaxPeersPerProbe) continue;
+      const auto e = catalog_.measurements().get(relay, ip);
+      const bool fresh = e && e->hops >= 0 && now - e->hops_unix_ms <= settings_.fresh_ms && e->rtt_ms > 0 &&
+                         now - e->rtt_unix_ms <= settings_.fresh_ms;
+      if (!fresh) peers.push_back(net::ip_to_string(ip));
+    }
+    if (peers.empty() || !send_) continue;
+    const std::string rid = "peers-" + std::to_string(round) + "-" + std::to_string(relay);
+    if (send_(relay, rid, peers, static_cast<std::uint32_t>(settings_.peer_probe_deadline_ms))) ++sent;
+  }
+  return sent;
 }
 
 void Picker::pick(PickInput in, Done done) {
@@ -279,8 +346,18 @@ void Picker::on_probe_result(std::int64_t, const std::string& request_id, std::s
 
 void Picker::run() {
   std::unique_lock lock(mu_);
+  // The first round of peer probes after one interval: relays connect after the master starts.
+  UnixMillis next_peers =
+      settings_.peer_probe_interval_ms > 0 ? now_() + settings_.peer_probe_interval_ms : 0;
   while (true) {
-    const UnixMillis now = now_();
+    UnixMillis now = now_();
+    if (next_peers > 0 && now >= next_peers && !stopping_) {
+      lock.unlock();
+      probe_peers(now);
+      lock.lock();
+      next_peers = now + settings_.peer_probe_interval_ms;
+      now = now_();
+    }
     std::vector<Pending> ready;
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (stopping_ || it->second.outstanding.empty() || now >= it->second.deadline) {
@@ -304,10 +381,10 @@ void Picker::run() {
       continue;
     }
     if (stopping_) return;
-    if (pending_.empty()) {
+    if (pending_.empty() && next_peers == 0) {
       cv_.wait(lock);
     } else {
-      UnixMillis next = pending_.begin()->second.deadline;
+      UnixMillis next = next_peers > 0 ? next_peers : pending_.begin()->second.deadline;
       for (const auto& [id, p] : pending_)
         next = std::min(next, p.deadline);
       cv_.wait_for(lock, std::chrono::milliseconds(std::clamp<UnixMillis>(next - now, 1, 1000)));

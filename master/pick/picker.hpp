@@ -37,7 +37,17 @@ struct PickerSettings {
   UnixMillis default_deadline_ms = 3000;
   UnixMillis max_deadline_ms = 10'000;
   std::size_t max_pending = 256;  // picks waiting for probes at once
+  // Pairs still missing after the probes are estimated from the relays' distances to each other
+  // (estimate.hpp); false: they rank after every complete candidate, as before.
+  bool estimate = true;
+  // How often every online relay is asked to probe the other relays it has no fresh distance to (0 = never).
+  UnixMillis peer_probe_interval_ms = 0;
+  UnixMillis peer_probe_deadline_ms = 5000;
 };
+
+// Relays whose answers carry a relay-to-relay distance: at most this many peers per request (the relay's
+// prober takes 64 addresses per request).
+inline constexpr std::size_t kMaxPeersPerProbe = 64;
 
 // A player's own measurement of a listed server (`kaillera probe`).
 struct OwnMeasurement {
@@ -82,6 +92,7 @@ struct PickOutput {
   int best_max_hops = -1;
   std::uint32_t probes_requested = 0;  // (player, relay) pairs asked for
   std::uint32_t probes_answered = 0;   // of those, answered before the deadline
+  std::uint32_t estimated = 0;         // values estimated over all candidates (estimate.hpp)
 };
 
 // Checks players (IPv4, count, duplicates), objective and deadline; fills `out.players` in order.
@@ -110,6 +121,11 @@ class Picker {
   // A relay answered probe request `request_id` (any content): the pick waiting for it may finish.
   void on_probe_result(std::int64_t relay_id, const std::string& request_id, std::size_t measurements);
 
+  // Asks every online relay of ours to probe the other online relays (by their IPv4 host) it has no fresh
+  // distance to; the results land in the MeasurementIndex like any probe's. Returns the requests sent. Run
+  // by the Picker's thread every peer_probe_interval_ms.
+  std::size_t probe_peers(UnixMillis now);
+
   std::size_t pending() const;
   void stop();
 
@@ -123,6 +139,10 @@ class Picker {
     std::uint32_t answered = 0;
   };
   void run();
+  // Fills the pairs still missing with estimates from the relays' distances to each other; returns how many
+  // values it filled.
+  std::size_t estimate(const std::vector<const ListedServer*>& servers,
+                       std::vector<Candidate>& candidates) const;
 
   Catalog& catalog_;
   PickerSettings settings_;
@@ -133,6 +153,7 @@ class Picker {
   std::map<std::uint64_t, Pending> pending_;
   std::map<std::string, std::uint64_t> by_request_;  // request id -> pending pick
   std::uint64_t next_id_ = 1;
+  std::uint64_t next_peer_round_ = 1;
   bool stopping_ = false;
   std::thread thread_;
 };

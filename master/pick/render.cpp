@@ -55,7 +55,10 @@ json candidate_json(const CandidateView& c) {
                        {"rtt_ms", maybe(p.value.rtt_ms)},
                        {"source", std::string(to_string(p.value.source))},
                        {"stale", p.value.stale},
-                       {"age_s", p.value.age_ms / 1000}});
+                       {"age_s", p.value.age_ms / 1000},
+                       {"estimated", p.value.estimated},
+                       {"hops_uncertainty", maybe(p.value.hops_uncertainty)},
+                       {"rtt_uncertainty_ms", maybe(p.value.rtt_uncertainty_ms)}});
   }
   const auto& s = c.server;
   return {{"relay",
@@ -73,6 +76,8 @@ json candidate_json(const CandidateView& c) {
           {"max_rtt_ms", maybe(c.score.max_rtt_ms)},
           {"missing", c.score.missing_hops},
           {"in_slack", c.score.in_slack},
+          {"estimated", c.score.estimated},
+          {"max_rtt_uncertainty_ms", c.score.max_rtt_uncertainty_ms},
           {"players", std::move(players)},
           {"frame_delay", frame_delays_json(c.score.max_rtt_ms)}};
 }
@@ -114,6 +119,8 @@ void candidate_proto(const CandidateView& c, v1::PickCandidate& out) {
   out.set_missing(static_cast<std::uint32_t>(c.score.missing_hops));
   out.set_free_slots(c.server.max_users > 0 ? c.score.free_slots : -1);
   out.set_in_slack(c.score.in_slack);
+  out.set_estimated(static_cast<std::uint32_t>(c.score.estimated));
+  out.set_max_rtt_uncertainty_ms(c.score.max_rtt_uncertainty_ms);
   for (const auto& p : c.players) {
     auto* o = out.add_players();
     o->set_address(p.address);
@@ -122,6 +129,9 @@ void candidate_proto(const CandidateView& c, v1::PickCandidate& out) {
     o->set_source(std::string(to_string(p.value.source)));
     o->set_stale(p.value.stale);
     o->set_age_ms(p.value.age_ms);
+    o->set_estimated(p.value.estimated);
+    o->set_hops_uncertainty(p.value.hops_uncertainty);
+    o->set_rtt_uncertainty_ms(p.value.rtt_uncertainty_ms);
   }
   for (const FrameDelay& f : frame_delays(c.score.max_rtt_ms)) {
     auto* o = out.add_frame_delays();
@@ -255,6 +265,7 @@ std::string to_json(const PickOutput& out) {
   j["alternatives"] = std::move(alternatives);
   j["rtt_fallback"] = out.rtt_fallback;
   j["probes"] = {{"requested", out.probes_requested}, {"answered", out.probes_answered}};
+  j["estimated"] = out.estimated;
   j["summary"] = summary(out);
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -336,6 +347,7 @@ void to_proto(const PickOutput& out, v1::PickResponse& resp) {
   resp.set_rtt_fallback(out.rtt_fallback);
   resp.set_probes_requested(out.probes_requested);
   resp.set_probes_answered(out.probes_answered);
+  resp.set_estimated(out.estimated);
   resp.set_summary(summary(out));
 }
 
@@ -344,8 +356,10 @@ std::string describe(const CandidateView& c) {
                   "): " + number(c.score.max_hops, " hops") + " max, spread " + number(c.score.spread, "") +
                   ", worst RTT " + number(c.score.max_rtt_ms, " ms");
   for (const auto& p : c.players) {
-    s += "; " + p.address + " " + number(p.value.hops, " hops") + " " + number(p.value.rtt_ms, " ms") + " (" +
-         std::string(to_string(p.value.source)) + (p.value.stale ? ", stale" : "") + ")";
+    s += "; " + p.address + " " + number(p.value.hops, " hops") + " " + number(p.value.rtt_ms, " ms");
+    if (p.value.rtt_uncertainty_ms >= 0) s += " +-" + std::to_string(p.value.rtt_uncertainty_ms) + " ms";
+    s += " (" + std::string(to_string(p.value.source)) + (p.value.stale ? ", stale" : "") +
+         (p.value.estimated && p.value.source != Source::kEstimated ? ", estimated" : "") + ")";
   }
   return s;
 }

@@ -34,6 +34,8 @@ std::string_view to_string(Source s) {
       return "probed";
     case Source::kReported:
       return "reported";
+    case Source::kEstimated:
+      return "estimated";
   }
   return "missing";
 }
@@ -48,18 +50,19 @@ int known_or_max(int v) {
 }
 
 auto hop_key(const Score& s) {
-  return std::make_tuple(s.missing_hops, known_or_max(s.max_hops), known_or_max(s.spread), s.missing_rtt,
-                         known_or_max(s.max_rtt_ms), s.stale, -s.free_slots);
+  return std::make_tuple(s.missing_hops, known_or_max(s.max_hops_upper), known_or_max(s.spread),
+                         s.missing_rtt, known_or_max(s.max_rtt_upper_ms), s.estimated, s.stale,
+                         -s.free_slots);
 }
 
 auto latency_key(const Score& s) {
-  return std::make_tuple(s.missing_rtt, known_or_max(s.max_rtt_ms), s.missing_hops, known_or_max(s.max_hops),
-                         known_or_max(s.spread), s.stale, -s.free_slots);
+  return std::make_tuple(s.missing_rtt, known_or_max(s.max_rtt_upper_ms), s.estimated, s.missing_hops,
+                         known_or_max(s.max_hops_upper), known_or_max(s.spread), s.stale, -s.free_slots);
 }
 
 auto balanced_key(const Score& s) {
-  return std::make_tuple(known_or_max(s.max_rtt_ms), known_or_max(s.spread), s.stale, -s.free_slots,
-                         known_or_max(s.max_hops));
+  return std::make_tuple(known_or_max(s.max_rtt_upper_ms), s.estimated, known_or_max(s.spread), s.stale,
+                         -s.free_slots, known_or_max(s.max_hops_upper));
 }
 
 }  // namespace
@@ -73,13 +76,17 @@ Score score_of(const Candidate& c, std::size_t index) {
     } else {
       s.max_hops = std::max(s.max_hops, p.hops);
       s.min_hops = s.min_hops < 0 ? p.hops : std::min(s.min_hops, p.hops);
+      s.max_hops_upper = std::max(s.max_hops_upper, p.hops + std::max(0, p.hops_uncertainty));
     }
     if (p.rtt_ms < 0) {
       ++s.missing_rtt;
     } else {
       s.max_rtt_ms = std::max(s.max_rtt_ms, p.rtt_ms);
+      s.max_rtt_upper_ms = std::max(s.max_rtt_upper_ms, p.rtt_ms + std::max(0, p.rtt_uncertainty_ms));
+      s.max_rtt_uncertainty_ms = std::max(s.max_rtt_uncertainty_ms, p.rtt_uncertainty_ms);
     }
     if (p.stale && (p.hops >= 0 || p.rtt_ms >= 0)) ++s.stale;
+    if (p.estimated) ++s.estimated;
   }
   if (s.max_hops >= 0) s.spread = s.max_hops - s.min_hops;
   s.free_slots = c.max_users <= 0 ? kUnlimited : std::max<std::int64_t>(0, c.max_users - c.users);
@@ -109,13 +116,15 @@ Ranking rank(std::span<const Candidate> candidates, const Options& options) {
   };
 
   for (const Score& s : r.ranked) {
-    if (s.missing_hops == 0 && s.max_hops >= 0 && (r.best_max_hops < 0 || s.max_hops < r.best_max_hops)) {
-      r.best_max_hops = s.max_hops;
+    // Estimated hop counts take part at their upper end, so a low estimate cannot narrow the slack set.
+    if (s.missing_hops == 0 && s.max_hops_upper >= 0 &&
+        (r.best_max_hops < 0 || s.max_hops_upper < r.best_max_hops)) {
+      r.best_max_hops = s.max_hops_upper;
     }
   }
   const int slack = std::max(0, options.hop_slack);
   for (Score& s : r.ranked) {
-    s.in_slack = r.best_max_hops >= 0 && s.missing_hops == 0 && s.max_hops <= r.best_max_hops + slack;
+    s.in_slack = r.best_max_hops >= 0 && s.missing_hops == 0 && s.max_hops_upper <= r.best_max_hops + slack;
     if (options.objective == Objective::kBalanced && s.in_slack && s.missing_rtt > 0) r.rtt_fallback = true;
   }
 

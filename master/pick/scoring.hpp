@@ -10,7 +10,10 @@
 //             and the ranking says so (`rtt_fallback`).
 //
 // Candidates that lack a value for some player rank after every candidate that has it (fewest missing
-// first); stale values count but rank after fresh ones when everything else ties. Offline, full and
+// first); stale values count but rank after fresh ones when everything else ties. Estimated values
+// (estimate.hpp fills them in before rank()) count as known, but the orders compare them at the upper end of
+// their interval: a measured relay wins over an estimated one when their scores are within the estimate's
+// uncertainty, and on an exact tie too. Offline, full and
 // unreachable relays are left out with the reason. Pure code: no clock, no I/O, no allocation per comparison,
 // deterministic (the last tie-break is the candidate's id), so the benchmark (bench/fairness) runs exactly
 // this code.
@@ -34,10 +37,11 @@ std::optional<Objective> parse_objective(std::string_view s);
 
 // Where a value came from.
 enum class Source : std::uint8_t {
-  kMissing,   // no value
-  kMeasured,  // the relay saw the player's traffic (PING, HELLO, game data, login ACKs)
-  kProbed,    // the relay probed the player's address when a master asked
-  kReported,  // the player's own measurement of the relay (`kaillera probe`)
+  kMissing,    // no value
+  kMeasured,   // the relay saw the player's traffic (PING, HELLO, game data, login ACKs)
+  kProbed,     // the relay probed the player's address when a master asked
+  kReported,   // the player's own measurement of the relay (`kaillera probe`)
+  kEstimated,  // nothing measured: both values estimated from other relays (estimate.hpp)
 };
 std::string_view to_string(Source s);
 
@@ -48,6 +52,11 @@ struct PairValue {
   Source source = Source::kMissing;
   bool stale = false;  // older than the fresh window, but still within retention
   std::int64_t age_ms = 0;
+  // Estimated from other relays' measurements (estimate.hpp) instead of measured: the value is the middle of
+  // the interval it must lie in, the uncertainty that interval's half-width; -1 = that value was measured.
+  bool estimated = false;
+  int hops_uncertainty = -1;
+  int rtt_uncertainty_ms = -1;
 };
 
 struct Candidate {
@@ -74,9 +83,15 @@ struct Score {
   int max_rtt_ms = -1;
   int missing_hops = 0;  // players without a hop count at this relay
   int missing_rtt = 0;
-  int stale = 0;                // stale values among the players'
-  std::int64_t free_slots = 0;  // max_users - users; a large number for unlimited relays
-  bool in_slack = false;        // balanced: within hop_slack of the smallest largest hop count
+  int stale = 0;      // stale values among the players'
+  int estimated = 0;  // players with an estimated value here
+  // The largest values with each estimate taken at its upper end (value + uncertainty): what the orders
+  // compare, so a measured relay wins over an estimated one whose score is within the estimate's uncertainty.
+  int max_hops_upper = -1;
+  int max_rtt_upper_ms = -1;
+  int max_rtt_uncertainty_ms = 0;  // the largest RTT uncertainty among the players (0 = all measured)
+  std::int64_t free_slots = 0;     // max_users - users; a large number for unlimited relays
+  bool in_slack = false;           // balanced: within hop_slack of the smallest largest hop count
 };
 
 struct Excluded {

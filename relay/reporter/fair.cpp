@@ -188,6 +188,17 @@ std::vector<std::string> fair_lines(const v1::PickResponse& resp, const std::vec
       who += (who.empty() ? "" : ", ") + known.name;
     }
     if (who.empty()) who = p.address();
+    if (p.estimated()) {
+      // No probe reached this pair: the master estimated it from the player's other relays (docs/PICK.md).
+      lines.push_back(texts.format(
+          "fair.player_estimated",
+          {{"players", who},
+           {"hops", number(texts, p.hops(), "fair.hops")},
+           {"rtt", number(texts, p.rtt_ms(), "fair.ms")},
+           {"uncertainty",
+            p.rtt_uncertainty_ms() < 0 ? std::string("?") : std::to_string(p.rtt_uncertainty_ms())}}));
+      continue;
+    }
     lines.push_back(texts.format(p.stale() ? "fair.player_old" : "fair.player",
                                  {{"players", who},
                                   {"hops", number(texts, p.hops(), "fair.hops")},

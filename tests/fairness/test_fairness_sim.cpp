@@ -339,3 +339,125 @@ TEST(FairnessFaults, LatencyFindsTheOracleWhenMeasurementsAreExact) {
 }
 
 }  // namespace
+
+// ---- Estimates of missing pairs (master/pick/estimate.hpp)
+
+TEST(FairnessEstimate, TriangleBoundsTightenToTheTruthOnALine) {
+  // Everything on a line, RTT = distance: player P at 0, relays R0 at 10, R1 at 25, R2 at 40, R3 at -6.
+  // P's RTT to R2 (40) is missing. Relay distances: R0-R2 30, R1-R2 15, R3-R2 46.
+  const auto candidate = [](int rtt) {
+    pick::Candidate c;
+    c.players.push_back({});
+    c.players[0].rtt_ms = rtt;
+    c.players[0].source = rtt < 0 ? pick::Source::kMissing : pick::Source::kMeasured;
+    return c;
+  };
+  std::vector<pick::Candidate> cands{candidate(10), candidate(25), candidate(-1), candidate(6)};
+  pick::RelayMatrix m(4);
+  // Only R1 known: |25 - 15| = 10 <= RTT <= 25 + 15 = 40: the middle 25, half-width 15.
+  m.set(1, 2, {-1, 15});
+  auto b = pick::rtt_bound(cands, m, 2, 0);
+  EXPECT_EQ(b.lo, 10);
+  EXPECT_EQ(b.hi, 40);
+  EXPECT_EQ(b.mid(), 25);
+  EXPECT_EQ(b.half_width(), 15);
+  // R0 too (given the other way round, R2-R0): |10 - 30| = 20 <= RTT <= 40: [20, 40].
+  m.set(2, 0, {-1, 30});
+  b = pick::rtt_bound(cands, m, 2, 0);
+  EXPECT_EQ(b.lo, 20);
+  EXPECT_EQ(b.hi, 40);
+  EXPECT_EQ(b.mid(), 30);
+  EXPECT_EQ(b.half_width(), 10);
+  // R3 behind P: |6 - 46| = 40 <= RTT <= 52: together [40, 40], the truth with no uncertainty.
+  m.set(3, 2, {-1, 46});
+  b = pick::rtt_bound(cands, m, 2, 0);
+  EXPECT_EQ(b.lo, 40);
+  EXPECT_EQ(b.hi, 40);
+  EXPECT_EQ(pick::fill_estimates(cands, m), 1u);
+  const pick::PairValue& v = cands[2].players[0];
+  EXPECT_EQ(v.rtt_ms, 40);
+  EXPECT_EQ(v.rtt_uncertainty_ms, 0);
+  EXPECT_TRUE(v.estimated);
+  EXPECT_EQ(v.source, pick::Source::kEstimated);
+  EXPECT_EQ(v.hops, -1);  // no hop counts anywhere: nothing to bound them with
+  // Measured values are left alone.
+  EXPECT_FALSE(cands[0].players[0].estimated);
+  EXPECT_EQ(cands[0].players[0].rtt_uncertainty_ms, -1);
+}
+
+TEST(FairnessEstimate, NoBoundWithoutARelayDistance) {
+  std::vector<pick::Candidate> cands(2);
+  cands[0].players = {{3, 20, pick::Source::kMeasured}};
+  cands[1].players = {{}};
+  const pick::RelayMatrix m(2);  // nothing known between the relays
+  EXPECT_FALSE(pick::rtt_bound(cands, m, 1, 0).known());
+  EXPECT_EQ(pick::fill_estimates(cands, m), 0u);
+  EXPECT_FALSE(cands[1].players[0].estimated);
+  EXPECT_EQ(cands[1].players[0].rtt_ms, -1);
+}
+
+TEST(FairnessEstimate, MissingPairOfTheHandMadeGraphLiesInItsBound) {
+  // Least-delay routing (a shortest-path metric, so the triangle inequality holds). P0's pair at R2 is
+  // missing; truth (FairnessHandMade.LeastDelayRouting): 3 routers, 28 ms.
+  // Relay distances, 1 ms access at each end: R0 (D) - R2 (C) by D-C 10: 2 x (1 + 10 + 1) = 24 ms, 2 routers;
+  // R1 (B) - R2 (C) by B-C 10 (B-A-E-C is 18): 24 ms, 2 routers.
+  // P0's values: R0 48 ms, 4 routers; R1 32 ms, 2 routers.
+  //   via R0: |48 - 24| = 24 <= RTT <= 72;  hops |4 - 2| = 2 <= h <= 4 + 2 - 1 = 5
+  //   via R1: |32 - 24| = 8 <= RTT <= 56;   hops |2 - 2| = 0 <= h <= 2 + 2 - 1 = 3
+  // Together: RTT in [24, 56], estimate 40 +- 16; hops in [2, 3], estimate 3 +- 1.
+  const Network net = hand_made();
+  const RouteTable routes = route(net, Routing::kLeastDelay);
+  const Group g = group_of(net, routes, kPlayers, {});
+  const auto between = relay_truth(net, routes);
+  EXPECT_DOUBLE_EQ(between[0][2].rtt_ms, 24);
+  EXPECT_EQ(between[0][2].hops, 2);
+  EXPECT_DOUBLE_EQ(between[1][2].rtt_ms, 24);
+  auto cands = measure(g, {0, 0, 0, 3}, 1);
+  cands[2].players[0] = {};  // the missing pair
+  const pick::RelayMatrix m = measure_relays(between, {0, 0, 0, 3}, 1);
+  EXPECT_EQ(m.at(2, 0).rtt_ms, 24);
+  const auto rtt = pick::rtt_bound(cands, m, 2, 0);
+  EXPECT_EQ(rtt.lo, 24);
+  EXPECT_EQ(rtt.hi, 56);
+  const auto hops = pick::hop_bound(cands, m, 2, 0);
+  EXPECT_EQ(hops.lo, 2);
+  EXPECT_EQ(hops.hi, 3);
+  pick::fill_estimates(cands, m);
+  const pick::PairValue& v = cands[2].players[0];
+  EXPECT_TRUE(v.estimated);
+  EXPECT_EQ(v.rtt_ms, 40);
+  EXPECT_EQ(v.rtt_uncertainty_ms, 16);
+  EXPECT_LE(std::abs(v.rtt_ms - g.truth[2][0].rtt_ms), v.rtt_uncertainty_ms);  // 28 within 40 +- 16
+  EXPECT_EQ(v.hops, 3);
+  EXPECT_EQ(v.hops_uncertainty, 1);
+  EXPECT_LE(std::abs(v.hops - g.truth[2][0].hops), v.hops_uncertainty);
+}
+
+TEST(FairnessEstimate, MeasuredWinsWhenWithinTheEstimatesUncertainty) {
+  // Two relays for one player: A measured at 50 ms; B estimated at 45 +- 10 (could be 55). A is preferred by
+  // latency and balanced. With B at 45 +- 4 (at worst 49 < 50), B wins.
+  std::vector<pick::Candidate> cands(2);
+  cands[0].id = "a";
+  cands[0].players = {{5, 50, pick::Source::kMeasured}};
+  cands[1].id = "b";
+  pick::PairValue est{5, 45, pick::Source::kEstimated};
+  est.estimated = true;
+  est.hops_uncertainty = 0;
+  est.rtt_uncertainty_ms = 10;
+  cands[1].players = {est};
+  for (const auto o : {pick::Objective::kLatency, pick::Objective::kBalanced}) {
+    const auto r = pick::rank(cands, {o, 3});
+    ASSERT_EQ(r.ranked.size(), 2u);
+    EXPECT_EQ(r.ranked[0].candidate, 0u);
+    EXPECT_EQ(r.ranked[1].estimated, 1);
+    EXPECT_EQ(r.ranked[1].max_rtt_ms, 45);
+    EXPECT_EQ(r.ranked[1].max_rtt_uncertainty_ms, 10);
+  }
+  cands[1].players[0].rtt_uncertainty_ms = 4;
+  for (const auto o : {pick::Objective::kLatency, pick::Objective::kBalanced})
+    EXPECT_EQ(best_of(pick::rank(cands, {o, 3})), 1u);
+  // An exact tie at the upper end (45 + 5 = 50) goes to the measured relay.
+  cands[1].players[0].rtt_uncertainty_ms = 5;
+  for (const auto o : {pick::Objective::kLatency, pick::Objective::kBalanced})
+    EXPECT_EQ(best_of(pick::rank(cands, {o, 3})), 0u);
+}

@@ -64,12 +64,13 @@ class MasterPicker : public ::testing::Test {
   }
 
   std::int64_t add_relay(const std::string& label, int port, std::int64_t users = 0,
-                         std::int64_t max_users = 16, std::string location = "Berlin") {
+                         std::int64_t max_users = 16, std::string location = "Berlin",
+                         std::string ip = "127.0.0.1") {
     const std::string token = new_token();
     store_->add_token_relay(label, sha256(token), kT0);
     RegisterInput in;
     in.token = token;
-    in.observed_ip = "127.0.0.1";
+    in.observed_ip = std::move(ip);
     in.info.name = label;
     in.info.charset = "windows-1252";
     in.info.handshake_port = port;
@@ -420,6 +421,120 @@ TEST_F(MasterPicker, GroupsCollectVisitorsOnceUpToEightAndExpire) {
   EXPECT_EQ(catalog_->join_group("abcd2345", "10.0.0.9", kT0 + 10).code, Code::kResourceExhausted);
   EXPECT_EQ(catalog_->join_group("nope1234", "10.0.0.1", kT0).code, Code::kNotFound);
   EXPECT_FALSE(catalog_->group_members("abcd2345", kT0 + 3'600'000).has_value()) << "expired after the TTL";
+}
+
+// Four relays on different addresses; player 10.0.0.2 has no value at C, the relay that is best for the
+// group. Worked by hand (RTT in ms, hops in routers):
+//
+//   player 10.0.0.1:  A 45 / 5   B 45 / 5   C 22 / 3   D 70 / 6
+//   player 10.0.0.2:  A 30 / 4   B 30 / 4   C  ?       D 15 / 3
+//   relays to C:      A 10 / 2   B 50 / 5              D  5 / 2
+//
+// The 10.0.0.2-C estimate: via A |30 - 10| = 20 <= RTT <= 40, via B 20..80, via D 10..20: RTT in [20, 20],
+// 20 ms +- 0. Hops via A |4 - 2| = 2..4 + 2 - 1 = 5, via B 1..8, via D 1..4: [2, 4], 3 +- 1.
+// C's largest RTT is then 22 (upper end 22) against A's and B's 45 and D's 70: C, estimated. Without the
+// estimate C would rank after every complete relay, and A (A and B tie; A's id is smaller) would be picked.
+class EstimatedPick : public MasterPicker {
+ protected:
+  void SetUp() override {
+    a_ = add_relay("a", 27888, 0, 16, "Berlin", "10.9.0.1");
+    b_ = add_relay("b", 27890, 0, 16, "Berlin", "10.9.0.2");
+    c_ = add_relay("c", 27892, 0, 16, "Berlin", "10.9.0.3");
+    d_ = add_relay("d", 27894, 0, 16, "Berlin", "10.9.0.4");
+    measure(a_, {m("10.0.0.1", 5, 45, kSourceLoginAck, kT0), m("10.0.0.2", 4, 30, kSourceLoginAck, kT0),
+                 m("10.9.0.3", 2, 10, kSourceProbe, kT0)});
+    measure(b_, {m("10.0.0.1", 5, 45, kSourceLoginAck, kT0), m("10.0.0.2", 4, 30, kSourceLoginAck, kT0)});
+    // B's distance to C as C measured it: either direction serves.
+    measure(c_, {m("10.0.0.1", 3, 22, kSourceLoginAck, kT0), m("10.9.0.2", 5, 50, kSourceProbe, kT0)});
+    measure(d_, {m("10.0.0.1", 6, 70, kSourceLoginAck, kT0), m("10.0.0.2", 3, 15, kSourceLoginAck, kT0),
+                 m("10.9.0.3", 2, 5, kSourceProbe, kT0)});
+  }
+  PickInput group() {
+    PickInput in = players({"10.0.0.1", "10.0.0.2"});
+    in.deadline_ms = 0;  // no probes: the pair stays missing
+    return in;
+  }
+  std::int64_t a_ = 0, b_ = 0, c_ = 0, d_ = 0;
+};
+
+TEST_F(EstimatedPick, TheBestRelayLackingOnePlayersValueIsNamedWithTheEstimate) {
+  make_picker();
+  const PickOutput out = run(group());
+  ASSERT_TRUE(out.status.ok()) << out.status.message;
+  ASSERT_EQ(out.ranking.size(), 4u);
+  EXPECT_EQ(out.ranking[0].server.relay_id, c_);
+  EXPECT_EQ(out.ranking[0].score.max_rtt_ms, 22);
+  EXPECT_EQ(out.ranking[0].score.estimated, 1);
+  const PairValue& v = out.ranking[0].players[1].value;
+  EXPECT_TRUE(v.estimated);
+  EXPECT_EQ(v.source, Source::kEstimated);
+  EXPECT_EQ(v.rtt_ms, 20);
+  EXPECT_EQ(v.rtt_uncertainty_ms, 0);
+  EXPECT_EQ(v.hops, 3);
+  EXPECT_EQ(v.hops_uncertainty, 1);
+  EXPECT_FALSE(out.ranking[0].players[0].value.estimated);
+  EXPECT_EQ(out.estimated, 2u);  // the one pair's hops and RTT
+  const json j = json::parse(to_json(out));
+  EXPECT_EQ(j["best"]["relay"]["name"], "c");
+  EXPECT_EQ(j["best"]["estimated"], 1);
+  EXPECT_EQ(j["best"]["players"][1]["estimated"], true);
+  EXPECT_EQ(j["best"]["players"][1]["source"], "estimated");
+  EXPECT_EQ(j["best"]["players"][1]["rtt_ms"], 20);
+  EXPECT_EQ(j["best"]["players"][1]["rtt_uncertainty_ms"], 0);
+  EXPECT_EQ(j["best"]["players"][1]["hops_uncertainty"], 1);
+  EXPECT_EQ(j["best"]["players"][0]["estimated"], false);
+  EXPECT_TRUE(j["best"]["players"][0]["rtt_uncertainty_ms"].is_null());
+  EXPECT_NE(j["summary"].get<std::string>().find("10.0.0.2 3 hops 20 ms +-0 ms (estimated)"),
+            std::string::npos)
+      << j["summary"];
+  // gRPC carries the same marks.
+  v1::PickResponse resp;
+  to_proto(out, resp);
+  EXPECT_EQ(resp.best().relay_id(), std::to_string(c_));
+  EXPECT_EQ(resp.best().estimated(), 1u);
+  EXPECT_TRUE(resp.best().players(1).estimated());
+  EXPECT_EQ(resp.best().players(1).source(), "estimated");
+  EXPECT_EQ(resp.best().players(1).hops_uncertainty(), 1);
+  EXPECT_EQ(resp.best().players(0).rtt_uncertainty_ms(), -1);
+  EXPECT_EQ(resp.estimated(), 2u);
+}
+
+TEST_F(EstimatedPick, WithoutEstimatesTheIncompleteRelayRanksLast) {
+  PickerSettings ps;
+  ps.estimate = false;
+  make_picker(ps);
+  const PickOutput out = run(group());
+  ASSERT_EQ(out.ranking.size(), 4u);
+  EXPECT_EQ(out.ranking[0].server.relay_id, a_);
+  EXPECT_EQ(out.ranking[3].server.relay_id, c_);
+  EXPECT_EQ(out.ranking[3].score.missing_rtt, 1);
+  EXPECT_EQ(out.estimated, 0u);
+}
+
+TEST_F(EstimatedPick, EveryRelayIsAskedToProbeThePeersItHasNoFreshDistanceTo) {
+  make_picker();
+  // Fresh distances: A to C, C to B, D to C (kT0, now kT0 + 1 s). A relay's own address is never asked.
+  EXPECT_EQ(picker_->probe_peers(now_.load()), 4u);
+  std::map<std::int64_t, std::vector<std::string>> asked;
+  for (const ProbeAsk& p : asks()) {
+    EXPECT_EQ(p.request_id.rfind("peers-", 0), 0u) << p.request_id;
+    asked[p.relay_id] = p.addresses;
+  }
+  EXPECT_EQ(asked[a_], (std::vector<std::string>{"10.9.0.2", "10.9.0.4"}));
+  EXPECT_EQ(asked[b_], (std::vector<std::string>{"10.9.0.1", "10.9.0.3", "10.9.0.4"}));
+  EXPECT_EQ(asked[c_], (std::vector<std::string>{"10.9.0.1", "10.9.0.4"}));
+  EXPECT_EQ(asked[d_], (std::vector<std::string>{"10.9.0.1", "10.9.0.2"}));
+}
+
+TEST_F(EstimatedPick, TheStoreNamesBothRelaysOfEachDistance) {
+  // migrations/0005_relay_distances.sql: the measurements of a relay's address, named by relay. A to C
+  // 10 ms, C to B 50 ms, D to C 5 ms; the players' measurements are no relay's.
+  auto q = db_->prepare(
+      "SELECT relay_id, peer_relay_id, hops, rtt_ms FROM relay_distances ORDER BY relay_id, peer_relay_id");
+  std::vector<std::vector<std::int64_t>> rows;
+  while (q.step())
+    rows.push_back({q.int64(0), q.int64(1), q.int64(2), q.int64(3)});
+  EXPECT_EQ(rows, (std::vector<std::vector<std::int64_t>>{{a_, c_, 2, 10}, {c_, b_, 5, 50}, {d_, c_, 2, 5}}));
 }
 
 class PickRoutes : public MasterPicker {

@@ -17,9 +17,12 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <fstream>
+#include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "client/player.hpp"
 #include "client/udp_driver.hpp"
@@ -121,7 +124,11 @@ class NetnsPick : public ::testing::Test {
     }
 
     const std::string db = (dir_ / "master.db").string();
+    db_path_ = db;
     const auto ready = dir_ / "master.json";
+    // Relays probe each other every second (issue 15: the distances the estimates are made from).
+    const auto config = dir_ / "master.toml";
+    { std::ofstream(config) << "pick_peer_probe_s = 1\n"; }
     master_ = std::make_unique<Process>(
         "/usr/sbin/ip",
         std::vector<std::string>{
@@ -129,7 +136,7 @@ class NetnsPick : public ::testing::Test {
             "--http", master_addr_ + ":8080", "--report-interval-ms", "200",
             // The topology's answer is about hops: /fair and the group page, which use the
             // master's default objective, must ask the same question as the picks below.
-            "--pick-objective", "hops", "--ready-file", ready.string()},
+            "--pick-objective", "hops", "--config", config.string(), "--ready-file", ready.string()},
         dir_ / "master.log");
     ASSERT_TRUE(poll_until([&] { return std::filesystem::exists(ready) || master_->poll_exit(); }, 10s));
     ASSERT_TRUE(std::filesystem::exists(ready)) << master_->log();
@@ -250,7 +257,32 @@ class NetnsPick : public ::testing::Test {
     return f;
   }
 
+  // relay_distances (migrations/0005) as (relay name, peer name) -> hops, read from the master's database.
+  std::map<std::pair<std::string, std::string>, int> relay_distances() const {
+    std::map<std::pair<std::string, std::string>, int> out;
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(db_path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+      sqlite3_close(db);
+      return out;
+    }
+    sqlite3_busy_timeout(db, 1000);
+    sqlite3_stmt* st = nullptr;
+    const char* sql =
+        "SELECT a.name, b.name, d.hops FROM relay_distances d JOIN relays a ON a.id = d.relay_id "
+        "JOIN relays b ON b.id = d.peer_relay_id WHERE d.hops IS NOT NULL";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK) {
+      while (sqlite3_step(st) == SQLITE_ROW) {
+        out[{reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
+             reinterpret_cast<const char*>(sqlite3_column_text(st, 1))}] = sqlite3_column_int(st, 2);
+      }
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  }
+
   TempDir dir_;
+  std::string db_path_;
   std::unique_ptr<Topology> topo_;
   std::vector<RelayHost> relays_;
   std::string master_addr_;
@@ -444,6 +476,61 @@ TEST_F(NetnsPick, FairInARoomAndTheWebPageGiveTheSameRelay) {
             std::string::npos)
       << dom.substr(0, 8000);
   EXPECT_NE(dom.find("In this group: 2 players (you are " + topo_->address("p1") + ")."), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(NetnsPick, RelaysProbeEachOtherAndTheMasterEstimatesWhatNoProbeReached) {
+  // The master asks every relay to probe the others (every second here); each distance it holds is the
+  // routers between the two relays' routers: A 1, B 4, C 7 -> A-B 4, B-C 4, A-C 7, both ways.
+  std::map<std::pair<std::string, std::string>, int> d;
+  const bool all = poll_until(
+      [&] {
+        d = relay_distances();
+        return d.size() == 6;
+      },
+      20s);
+  ASSERT_TRUE(all) << "relay distances held: " << d.size() << "\n" << master_->log();
+  for (const auto& a : relays_) {
+    for (const auto& b : relays_) {
+      if (a.name == b.name) continue;
+      EXPECT_EQ(d[std::pair(a.name, b.name)], topo_->hops(a.host, b.host)) << a.name << " -> " << b.name;
+    }
+  }
+  // p2 (router 2) opens the server list of A and B only: its hop counts there are measured (A 2, B 3), C
+  // has none, and a pick without probes (deadline 0) estimates it:
+  //   via A: |2 - 7| = 5 <= hops <= 2 + 7 - 1 = 8;  via B: |3 - 4| = 1 <= hops <= 3 + 4 - 1 = 6
+  // together [5, 6]: 6 +- 1 (the truth is 7 - 2 + 1 = 6). No RTT is known anywhere (PING gives hops only).
+  for (const char* relay : {"Relay A", "Relay B"}) {
+    bool pong = false;
+    ASSERT_TRUE(topo_->run_in("p2", [&] { pong = ping(relay_named(relay).address, 27888); }));
+    ASSERT_TRUE(pong) << relay;
+  }
+  json j, c;
+  const bool estimated = poll_until(
+      [&] {
+        // Both PINGs' hop counts must be in (they come with the relays' next reports) before the estimate is
+        // the one worked out above.
+        j = pick({"p2"}, 0);
+        int measured = 0;
+        for (const auto& cand : j.value("ranking", json::array())) {
+          if (cand["relay"]["name"] == "Relay C") c = cand;
+          measured += cand["players"][0]["source"] == "measured" && cand["players"][0]["hops"].is_number();
+        }
+        return measured == 2 && c.is_object() && c["players"][0]["estimated"] == true;
+      },
+      10s);
+  ASSERT_TRUE(estimated) << j.dump(1);
+  const auto& pl = c["players"][0];
+  EXPECT_EQ(pl["source"], "estimated");
+  EXPECT_EQ(pl["hops"], 6);
+  EXPECT_EQ(pl["hops_uncertainty"], 1);
+  EXPECT_TRUE(pl["rtt_ms"].is_null());
+  EXPECT_EQ(c["estimated"], 1);
+  EXPECT_EQ(j["best"]["relay"]["name"], "Relay A");  // 2 measured hops
+  EXPECT_EQ(j["best"]["players"][0]["estimated"], false);
 }
 
 }  // namespace

@@ -50,6 +50,23 @@ TEST(FairLines, SaysWhenTheBestIsThisRelayAndJoinsNamesBehindOneAddress) {
   EXPECT_EQ(lines[2], "  203.0.113.2: 4 hops, ? (probed, old)");  // no name known: the address
 }
 
+TEST(FairLines, AnEstimatedPlayerIsMarkedWithItsUncertainty) {
+  // The master estimated ken's values at this relay (no probe reached the pair): 5 hops, 38 ms +- 4.
+  auto r = response();
+  auto* p2 = r.mutable_best()->mutable_players(1);
+  p2->set_hops(5);
+  p2->set_rtt_ms(38);
+  p2->set_source("estimated");
+  p2->set_stale(false);
+  p2->set_estimated(true);
+  p2->set_hops_uncertainty(1);
+  p2->set_rtt_uncertainty_ms(4);
+  const auto lines = fair_lines(r, {{"203.0.113.1", "ryu"}, {"203.0.113.2", "ken"}}, "3");
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[1], "  ryu: 6 hops, 41 ms (measured)");
+  EXPECT_EQ(lines[2], "  ken: 5 hops, 38 ms (estimated, +-4 ms)");
+}
+
 TEST(FairLines, NoBestMeansNoRelayCanBePicked) {
   const auto lines = fair_lines(v1::PickResponse{}, {}, "");
   ASSERT_EQ(lines.size(), 1u);

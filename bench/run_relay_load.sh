@@ -62,9 +62,7 @@ for g in "${games_list[@]}"; do
   port=$((port + 2))
   if [ -n "$base" ]; then
     awk -v g="$g" -v rc="$(field relay_cpu_us_per_input "$res")" -v fc="$(field relay_cpu_us_per_input "$base")" \
-      -v ru="$(field relay_user_us_per_input "$res")" -v fu="$(field relay_user_us_per_input "$base")" \
-      -v rs="$(field relay_sys_us_per_input "$res")" -v fs="$(field relay_sys_us_per_input "$base")" \
       -v rp="$(field p99 "$res")" -v fp="$(field p99 "$base")" \
-      'BEGIN { if (fc > 0 && fp > 0 && fs > 0) printf "== %s games: relay / kfake: CPU per input %.2fx (%.2f / %.2f us; user %.2f / %.2f us, kernel %.2f / %.2f us = %.2fx), p99 %.2fx (%.0f / %.0f us)\n", g, rc / fc, rc, fc, ru, fu, rs, fs, rs / fs, rp / fp, rp, fp }'
+      'BEGIN { if (fc > 0 && fp > 0) printf "== %s games: relay / kfake: CPU per input %.2fx (%.2f / %.2f us), p99 %.2fx (%.0f / %.0f us)\n", g, rc / fc, rc, fc, rp / fp, rp, fp }'
   fi
 done

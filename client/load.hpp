@@ -61,10 +61,12 @@ struct LoadResult {
   std::uint64_t mismatches = 0;     // a block whose bytes are not the two inputs of its frame
   std::uint64_t lost_for_good = 0;  // server seqs the players never got
   double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, max_us = 0;
-  double relay_cpu_percent = -1;        // of one core, over the measured window
-  double relay_cpu_us_per_input = -1;   // relay CPU per input packet relayed
-  double relay_user_us_per_input = -1;  // of which in user space (the relay's own work)
-  double relay_sys_us_per_input = -1;   // and in the kernel on its behalf (system calls, the UDP path)
+  double relay_cpu_percent = -1;       // of one core, over the measured window
+  double relay_cpu_us_per_input = -1;  // relay CPU per input packet relayed
+  // Of which in user space and in the kernel, as /proc counts them: in clock ticks the kernel charges to one
+  // side or the other, which on a VM can be far off (docs/BENCHMARKS.md: use callgrind for the user side).
+  double relay_user_us_per_input = -1;
+  double relay_sys_us_per_input = -1;
 };
 
 LoadResult run_load(const LoadOptions& options);

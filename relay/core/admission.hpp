@@ -22,8 +22,8 @@ struct LoadFigures {
 };
 
 struct AdmissionLimits {
-  double busy_limit = 0.85;       // refuse new load at or above this share of the time busy; 0 = never
-  double busy_resume = 0.6;       // admit again below this ...
+  double busy_limit = 0.75;       // refuse new load at or above this share of the time busy; 0 = never
+  double busy_resume = 0.55;      // admit again below this ...
   std::uint64_t drop_limit = 50;  // ... and below this many kernel receive drops a second; 0 = ignore drops
   std::chrono::seconds resume_after{10};  // ... for this long
   bool force_busy = false;                // tests and drills: refuse as if busy

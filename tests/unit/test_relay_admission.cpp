@@ -28,7 +28,9 @@ LoadFigures busy(double b, std::uint64_t drops = 0) {
 }  // namespace
 
 TEST(Admission, RefusesAtTheLimitAndAdmitsOnlyAfterStayingBelowTheResumeFigure) {
-  AdmissionLimits l;  // busy 0.85 / resume 0.6, 50 drops a second, 10 s
+  AdmissionLimits l;  // 50 drops a second, 10 s
+  l.busy_limit = 0.85;
+  l.busy_resume = 0.6;
   Admission a;
   EXPECT_FALSE(a.update(busy(0.84), l, t0));
   EXPECT_FALSE(a.refusing());
